@@ -1,0 +1,34 @@
+"""Xuetang (学堂): continuing education for professional technical personnel."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from xuetang import config as config_module
+
+REPO_ROOT = config_module.REPO_ROOT
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The app factory: defaults, then environment, then test_config."""
+    app = Flask(
+        __name__,
+        instance_path=str(REPO_ROOT / "instance"),
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=str(REPO_ROOT / "static"),
+    )
+    app.config.from_mapping(config_module.load(Path(app.instance_path), test_config))
+
+    from xuetang import db, extensions, web
+
+    db.init_app(app)
+    extensions.htmx.init_app(app)
+    extensions.csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    extensions.limiter.init_app(app)
+    web.init_app(app)
+
+    from xuetang import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,58 @@
+"""Settings: documented defaults, overridden by environment variables, then by a test config."""
+
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# name -> (default, parser). Every setting can be overridden from the environment.
+ENV_SETTINGS = {
+    "DATABASE_URL": (None, str),  # default: sqlite file under instance/
+    "MEDIA_ROOT": (str(REPO_ROOT / "media"), str),
+    "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes")),
+    "RATELIMIT_STORAGE_URI": ("memory://", str),
+    "SIGNIN_RATE_LIMIT": ("10 per minute", str),
+    "FFMPEG_BINARY": (None, str),
+    "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
+    "FACE_MATCH_THRESHOLD": (0.5, float),
+    "HEARTBEAT_SECONDS": (15, int),
+}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Generate the secret key once and keep it in instance/, so restarts keep sessions."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load(instance_path: Path, test_config: dict | None) -> dict:
+    """Build the config dict for create_app."""
+    cfg: dict = {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # one request; big files arrive in chunks
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    for name, (default, parse) in ENV_SETTINGS.items():
+        raw = os.environ.get(name)
+        cfg[name] = parse(raw) if raw not in (None, "") else default
+    if test_config:
+        cfg.update(test_config)
+    if not cfg.get("DATABASE_URL"):
+        instance_path.mkdir(parents=True, exist_ok=True)
+        cfg["DATABASE_URL"] = f"sqlite:///{instance_path / 'xuetang.sqlite3'}"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _secret_key(instance_path)
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg["SESSION_COOKIE_SECURE"])
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    return cfg

@@ -1,0 +1,27 @@
+"""Tables, split by area. ALL_MODELS is in creation (dependency) order."""
+
+from xuetang.models.ledger import LedgerLine
+from xuetang.models.people import (
+    ADMIN_ROLE_FOR_KIND,
+    ORG_KINDS,
+    ROLES,
+    Account,
+    District,
+    Organization,
+    Person,
+    RoleGrant,
+    Series,
+    Specialty,
+)
+from xuetang.models.policy import StudyYear
+
+FOUNDATION_MODELS = [
+    District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
+]
+ALL_MODELS = list(FOUNDATION_MODELS)
+
+__all__ = [
+    "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
+    "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
+    "StudyYear",
+]

@@ -1,0 +1,1 @@
+"""Domain rules as plain Python: no Flask, no peewee. Views and models call into these."""
