@@ -15,10 +15,7 @@ SQLITE_PRAGMAS = {
 
 def open_database(url: str):
     """Connect `database` to the given URL (sqlite:///path or postgresql://...)."""
-    if url.startswith("sqlite"):
-        db = connect(url, pragmas=SQLITE_PRAGMAS)
-    else:
-        db = connect(url)
+    db = connect(url, pragmas=SQLITE_PRAGMAS) if url.startswith("sqlite") else connect(url)
     database.initialize(db)
     return db
 

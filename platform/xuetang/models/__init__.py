@@ -1,5 +1,6 @@
 """Tables, split by area. ALL_MODELS is in creation (dependency) order."""
 
+from xuetang.models.base import utcnow
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -23,5 +24,5 @@ ALL_MODELS = list(FOUNDATION_MODELS)
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
-    "StudyYear",
+    "StudyYear", "utcnow",
 ]

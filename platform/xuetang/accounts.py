@@ -1,0 +1,105 @@
+"""Accounts: password rules, sign-in lookup, and creating accounts for people and organizations."""
+
+import functools
+import hmac
+
+from flask import current_app, has_app_context
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from xuetang.models import Account, Person, RoleGrant, utcnow
+from xuetang.rules.idcard import IdNumberError, normalize
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class PasswordError(ValueError):
+    """A password that does not meet the rules; str(err) is shown to the user."""
+
+
+def initial_password(person: Person) -> str:
+    """Imported staff sign in once with the last six characters of their ID number."""
+    return person.id_number[-6:]
+
+
+def check_new_password(password: str, account: Account) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordError(f"密码至少需要{MIN_PASSWORD_LENGTH}位")
+    if password.isdigit() or password.isalpha():
+        raise PasswordError("密码需同时包含字母和数字")
+    if account.person_id and account.person.id_number[-6:] in password:
+        raise PasswordError("密码不能包含身份证号的后六位")
+
+
+def hash_password(password: str) -> str:
+    """scrypt by default; tests may configure a cheaper method through PASSWORD_HASH_METHOD."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() \
+        else "scrypt"
+    return generate_password_hash(password, method=method)
+
+
+def set_password(account: Account, password: str) -> None:
+    check_new_password(password, account)
+    account.password_hash = hash_password(password)
+    account.must_change_password = False
+    account.save()
+
+
+def find_account(identifier: str) -> Account | None:
+    """Look an account up by ID number (via its person) or by username."""
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return None
+    try:
+        id_number = normalize(identifier)
+    except IdNumberError:
+        id_number = None
+    if id_number:
+        person = Person.get_or_none(Person.id_number == id_number)
+        if person:
+            return Account.get_or_none(Account.person == person)
+    return Account.get_or_none(Account.username == identifier)
+
+
+def authenticate(identifier: str, password: str) -> Account | None:
+    """The active account these credentials open, or None (same answer for every failure)."""
+    account = find_account(identifier)
+    if account is None or not account.active:
+        # Spend the same effort as a real check so timing does not reveal which accounts exist.
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    return account if authenticate_account(account, password) else None
+
+
+def authenticate_account(account: Account, password: str) -> bool:
+    """Whether `password` opens `account` (its hash, or the initial rule before the first change)."""
+    if account.password_hash is None:
+        return bool(account.person_id) and hmac.compare_digest(
+            (password or "").encode(), initial_password(account.person).encode()
+        )
+    return check_password_hash(account.password_hash, password or "")
+
+
+def record_sign_in(account: Account) -> None:
+    Account.update(last_login_at=utcnow()).where(Account.id == account.id).execute()
+
+
+def grant(account: Account, role: str, organization=None, district=None) -> RoleGrant:
+    existing = RoleGrant.get_or_none(
+        (RoleGrant.account == account) & (RoleGrant.role == role)
+        & (RoleGrant.organization == organization) & (RoleGrant.district == district)
+    )
+    return existing or RoleGrant.create(
+        account=account, role=role, organization=organization, district=district
+    )
+
+
+def create_staff_account(person: Person) -> Account:
+    """A trainee account for an imported person: initial password rule, forced change."""
+    account = Account.create(person=person, password_hash=None, must_change_password=True)
+    grant(account, "trainee")
+    return account
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")

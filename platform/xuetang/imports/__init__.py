@@ -1,0 +1,1 @@
+"""Spreadsheet imports: rosters of staff (employers) and of filed hours (departments, CE bases)."""

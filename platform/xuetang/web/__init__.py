@@ -1,0 +1,96 @@
+"""The web layer: blueprints (one per area), page/fragment rendering, errors, template helpers."""
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from xuetang.extensions import login_manager
+from xuetang.rules.annual import to_decimal
+from xuetang.rules.idcard import mask
+from xuetang.web.access import wants_fragment
+
+
+def render(page_template: str, fragment_template: str | None = None, status: int = 200,
+           **context) -> Response:
+    """Render the full page, or only its fragment for an htmx swap; the page includes the fragment."""
+    template = (fragment_template if (fragment_template and wants_fragment())
+                else page_template)
+    response = Response(render_template(template, **context), status=status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def redirect_to(endpoint: str, **values) -> Response:
+    """A redirect that htmx follows as a full navigation instead of swapping the target page in."""
+    url = url_for(endpoint, **values)
+    if request.htmx:
+        response = Response("", status=204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)
+
+
+def init_app(app):
+    from xuetang.web import admin, auth, home, staff, study
+
+    for module in (auth, home, study, staff, admin):
+        app.register_blueprint(module.bp)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "info"
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        target = url_for("auth.signin", next=request.full_path if request.method == "GET" else None)
+        if request.htmx:
+            response = Response("", status=401)
+            response.headers["HX-Redirect"] = target
+            return response
+        flash("请先登录", "info")
+        return redirect(target)
+
+    @app.before_request
+    def _force_password_change():
+        if (
+            current_user.is_authenticated
+            and current_user.account.must_change_password
+            and request.endpoint not in ("auth.change_password", "auth.signout", "static")
+        ):
+            return redirect_to("auth.change_password")
+        return None
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err):
+        return render("errors/error.html", "errors/_error.html", status=400,
+                      title="请求已失效", message="页面已过期或缺少安全令牌，请刷新页面后重试。")
+
+    @app.errorhandler(403)
+    def _forbidden(err):
+        return render("errors/error.html", "errors/_error.html", status=403,
+                      title="无权访问", message="您的账号没有访问此页面的权限。")
+
+    @app.errorhandler(404)
+    def _not_found(err):
+        return render("errors/error.html", "errors/_error.html", status=404,
+                      title="页面不存在", message="您要找的页面不存在或已被删除。")
+
+    @app.errorhandler(413)
+    def _too_large(err):
+        return render("errors/error.html", "errors/_error.html", status=413,
+                      title="文件过大", message="上传的内容超过了允许的大小。")
+
+    @app.errorhandler(429)
+    def _too_many(err):
+        return render("errors/error.html", "errors/_error.html", status=429,
+                      title="操作过于频繁", message="尝试次数过多，请稍后再试。")
+
+    app.jinja_env.filters["hours"] = lambda value: to_decimal(value)
+    app.jinja_env.filters["masked"] = mask
+
+    @app.context_processor
+    def _globals():
+        from xuetang.models import ROLES
+
+        return {"ROLE_LABELS": ROLES}

@@ -1,0 +1,88 @@
+"""Who is signed in, what roles they hold, and the decorators that guard every route."""
+
+import functools
+import hashlib
+
+from flask import abort, request
+from flask_login import UserMixin, current_user
+
+from xuetang.extensions import login_manager
+from xuetang.models import Account, RoleGrant
+
+
+class SignedIn(UserMixin):
+    """The signed-in account with its role grants, loaded once per request."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        self.grants = list(
+            RoleGrant.select().where(RoleGrant.account == account)
+        )
+
+    def get_id(self) -> str:
+        # Binding the session to the password hash signs out other sessions on password change.
+        return f"{self.account.id}.{password_stamp(self.account)}"
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.account.active)
+
+    @property
+    def person(self):
+        return self.account.person if self.account.person_id else None
+
+    @property
+    def roles(self) -> set[str]:
+        return {g.role for g in self.grants}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def org_ids(self, role: str) -> set[int]:
+        return {g.organization_id for g in self.grants if g.role == role and g.organization_id}
+
+    def district_ids(self, role: str) -> set[int]:
+        return {g.district_id for g in self.grants if g.role == role and g.district_id}
+
+
+def password_stamp(account: Account) -> str:
+    return hashlib.sha256((account.password_hash or "initial").encode()).hexdigest()[:16]
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    account_id, _, stamp = user_id.partition(".")
+    if not account_id.isdigit():
+        return None
+    account = Account.get_or_none(Account.id == int(account_id))
+    if account is None or not account.active or password_stamp(account) != stamp:
+        return None
+    return SignedIn(account)
+
+
+def roles_required(*roles: str):
+    """Allow the view to accounts holding any of `roles`; anonymous users go to sign-in."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles  # read by the role x route matrix test
+        return wrapped
+
+    return decorator
+
+
+def signed_in(view):
+    """Any signed-in account."""
+    return roles_required()(view)
+
+
+def wants_fragment() -> bool:
+    """An htmx request that swaps part of a page (not a boosted full navigation)."""
+    return bool(request.htmx) and not request.htmx.boosted

@@ -1,0 +1,96 @@
+"""Sign-in, sign-out and password change."""
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo
+
+from xuetang import accounts
+from xuetang.extensions import limiter
+from xuetang.web import redirect_to, render
+from xuetang.web.access import SignedIn, signed_in
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+class SignInForm(FlaskForm):
+    identifier = StringField("身份证号或用户名", validators=[DataRequired("请输入身份证号或用户名")])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码")])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
+    new = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    repeat = PasswordField("再次输入新密码", validators=[EqualTo("new", "两次输入的新密码不一致")])
+
+
+def _signin_limit() -> str:
+    return current_app.config["SIGNIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(_signin_limit, methods=["POST"])
+def signin():
+    """The sign-in page (by ID number or username)."""
+    if current_user.is_authenticated:
+        return redirect_to("home.index")
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        account = accounts.authenticate(form.identifier.data, form.password.data)
+        if account is None:
+            error = "身份证号/用户名或密码错误"
+        else:
+            login_user(SignedIn(account))
+            accounts.record_sign_in(account)
+            if account.must_change_password:
+                flash("首次登录，请先修改初始密码", "info")
+                return redirect_to("auth.change_password")
+            target = _safe_next(request.args.get("next"))
+            if target:
+                return redirect(target, code=303)
+            return redirect_to("home.index")
+    return render("auth/signin.html", form=form, error=error,
+                  status=401 if error else 200)
+
+
+@bp.route("/signout", methods=["POST"])
+def signout():
+    """Sign out (POST only, with CSRF token)."""
+    logout_user()
+    flash("已安全退出", "info")
+    return redirect_to("auth.signin")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@signed_in
+def change_password():
+    """Change the password; forced on first sign-in of imported and admin-created accounts."""
+    form = PasswordForm()
+    account = current_user.account
+    error = None
+    if form.validate_on_submit():
+        if accounts.authenticate_account(account, form.current.data):
+            try:
+                accounts.set_password(account, form.new.data)
+            except accounts.PasswordError as err:
+                error = str(err)
+            else:
+                login_user(SignedIn(account))  # the session id includes the new password stamp
+                flash("密码已修改", "success")
+                return redirect_to("home.index")
+        else:
+            error = "当前密码不正确"
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render("auth/password.html", form=form, error=error,
+                  forced=account.must_change_password, status=400 if error else 200,
+                  home_url=url_for("home.index"))

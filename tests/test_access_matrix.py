@@ -1,0 +1,123 @@
+"""Every route x every role: allowed, refused (403), or sent to sign-in when anonymous.
+
+A route added without a row here fails test_every_route_is_in_the_matrix.
+"""
+
+import pytest
+from xuetang.accounts import grant, hash_password
+from xuetang.db import database
+from xuetang.models import Account, District, Organization, Person
+
+from tests.conftest import Auth
+
+ROLES = ["trainee", "uploader", "employer_admin", "industry_dept", "ce_base",
+         "district_admin", "city_admin"]
+EVERYONE = set(ROLES)
+STAFF_READERS = {"employer_admin", "district_admin", "city_admin"}
+
+# (method, path template, roles allowed; None = also anonymous)
+MATRIX = [
+    ("GET", "/auth/signin", None),
+    ("POST", "/auth/signout", None),
+    ("GET", "/auth/password", EVERYONE),
+    ("GET", "/", EVERYONE),
+    ("GET", "/study/year", {"trainee"}),
+    ("GET", "/study/year/2021", {"trainee"}),
+    ("GET", "/staff/", STAFF_READERS),
+    ("GET", "/staff/{employer}/people", STAFF_READERS),
+    ("GET", "/staff/{employer}/people/{person}/edit", {"employer_admin"}),
+    ("GET", "/staff/{employer}/import", {"employer_admin"}),
+    ("POST", "/staff/{employer}/import/confirm", {"employer_admin"}),
+    ("GET", "/staff/template.xlsx", {"employer_admin"}),
+    ("GET", "/admin/orgs", {"city_admin"}),
+    ("GET", "/admin/orgs/new", {"city_admin"}),
+    ("GET", "/admin/years", {"city_admin"}),
+    ("GET", "/admin/years/2021", {"city_admin"}),
+]
+
+PASSWORD = "Matrix-pass-1"
+
+
+@pytest.fixture
+def role_clients(app, db):
+    """One client signed in per role, each account holding exactly that role."""
+    with app.app_context():
+        logins, ids = _role_accounts()
+    database.close()
+    clients = {}
+    for role, login in logins.items():
+        client = app.test_client()
+        assert Auth(client).login(login, PASSWORD).status_code == 303, role
+        clients[role] = client
+    return clients, ids
+
+
+def _role_accounts():
+    employer = Organization.get(Organization.kind == "employer")
+    orgs = {
+        "uploader": Organization.get(Organization.kind == "title_office"),
+        "employer_admin": employer,
+        "industry_dept": Organization.get(Organization.kind == "industry_dept"),
+        "ce_base": Organization.get(Organization.kind == "ce_base"),
+        "city_admin": Organization.get(Organization.kind == "city_hr"),
+    }
+    logins = {}
+    for role in ROLES:
+        if role == "trainee":
+            person = Person.select().where(Person.employer == employer).first()
+            account = Account.get(Account.person == person)
+            account.password_hash = hash_password(PASSWORD)
+            account.save()
+            login = person.id_number
+        else:
+            account = Account.create(username=f"m-{role}", password_hash=hash_password(PASSWORD),
+                                     must_change_password=False)
+            district = District.get(District.name == "历下区") if role == "district_admin" else None
+            grant(account, role, organization=orgs.get(role), district=district)
+            login = account.username
+        logins[role] = login
+    ids = {"employer": employer.id,
+           "person": Person.select().where(Person.employer == employer).first().id}
+    return logins, ids
+
+
+def _request(client, method, path):
+    if method == "GET":
+        return client.get(path)
+    token = Auth(client).csrf("/auth/signin")
+    return client.post(path, data={"csrf_token": token})
+
+
+def test_every_route_is_in_the_matrix(app):
+    adapter = app.url_map.bind("localhost")
+    covered = set()
+    for method, path, _roles in MATRIX:
+        endpoint, _ = adapter.match(path.format(employer=1, person=1), method=method)
+        covered.add(endpoint)
+    routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    assert routes - covered == set(), "routes missing from the access matrix"
+
+
+@pytest.mark.parametrize("method, path, allowed", MATRIX)
+def test_anonymous(client, method, path, allowed):
+    response = _request(client, method, path.format(employer=1, person=1))
+    if allowed is None:
+        assert response.status_code in (200, 303)
+    else:
+        assert response.status_code == 302
+        assert "/auth/signin" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_on_each_route(role_clients, role):
+    clients, ids = role_clients
+    client = clients[role]
+    for method, template, allowed in MATRIX:
+        if template == "/auth/signout":
+            continue  # would end the session the other rows need
+        path = template.format(**ids)
+        status = _request(client, method, path).status_code
+        if allowed is None or role in allowed:
+            assert status not in (302, 401, 403), f"{role} refused on {method} {path}: {status}"
+        else:
+            assert status == 403, f"{role} allowed on {method} {path}: {status}"

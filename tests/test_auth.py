@@ -1,0 +1,144 @@
+"""Sign-in, forced password change, rate limits, CSRF and session cookies."""
+
+import pytest
+from xuetang import migrations
+from xuetang.accounts import create_staff_account
+from xuetang.db import database
+from xuetang.models import Account, Person, Series
+
+from tests.conftest import csrf_from, make_app
+
+
+def test_signin_page_renders_in_chinese(client):
+    page = client.get("/auth/signin")
+    assert page.status_code == 200
+    assert "身份证号或用户名" in page.get_data(as_text=True)
+
+
+def test_sign_in_by_username_reaches_home(auth, client):
+    response = auth.login("city")
+    assert response.status_code == 303
+    home = client.get("/")
+    assert "全市概况" in home.get_data(as_text=True)
+
+
+def test_sign_in_by_id_number_lowercase_x_too(auth, client, trainee_id):
+    assert auth.login(trainee_id.lower()).status_code == 303
+    assert "我的继续教育" in client.get("/").get_data(as_text=True)
+
+
+def test_wrong_password_is_refused_with_one_message(auth, client):
+    response = auth.login("city", "wrong-password-1")
+    assert response.status_code == 401
+    assert "身份证号/用户名或密码错误" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_unknown_account_gets_the_same_message(auth):
+    response = auth.login("nobody-here", "whatever-1")
+    assert response.status_code == 401
+    assert "身份证号/用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_imported_account_must_change_initial_password(auth, client, db):
+    person = Person.create(real_name="新员工", id_number="11010519491231002X", phone="13900000000",
+                           series=Series.get(Series.name == "工程技术"))
+    create_staff_account(person)
+    response = auth.login("11010519491231002X", "31002X")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/auth/password")
+    # Every other page sends them back until the password is changed.
+    assert client.get("/study/year").headers["Location"].endswith("/auth/password")
+    page = client.get("/auth/password")
+    token = csrf_from(page.get_data(as_text=True))
+    weak = client.post("/auth/password", data={
+        "current": "31002X", "new": "12345678", "repeat": "12345678", "csrf_token": token})
+    assert weak.status_code == 400 and "字母和数字" in weak.get_data(as_text=True)
+    done = client.post("/auth/password", data={
+        "current": "31002X", "new": "Spring-2021x", "repeat": "Spring-2021x", "csrf_token": token})
+    assert done.status_code == 303
+    assert client.get("/study/year").status_code == 200
+    account = Account.get(Account.person == person)
+    assert not account.must_change_password and account.password_hash.startswith("pbkdf2")
+    auth.logout()
+    assert auth.login("11010519491231002X", "31002X").status_code == 401
+
+
+def test_post_without_csrf_token_is_refused_and_writes_nothing(auth, client, db):
+    auth.login("city")
+    before = Account.select().count()
+    response = client.post("/admin/orgs/new", data={
+        "name": "无令牌单位", "kind": "employer", "district": "0", "admin_username": "notoken"})
+    assert response.status_code == 400
+    assert "安全令牌" in response.get_data(as_text=True)
+    assert Account.select().count() == before
+
+
+def test_htmx_request_gets_csrf_from_header(auth, client):
+    auth.login("city")
+    token = auth.csrf("/admin/orgs/new")
+    response = client.post("/auth/signout", headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/auth/signin"
+
+
+def test_session_cookie_is_httponly_and_lax(auth):
+    response = auth.login("city")
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_anonymous_htmx_request_gets_hx_redirect_not_302(client):
+    response = client.get("/study/year", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/auth/signin")
+
+
+def test_next_parameter_cannot_redirect_off_site(auth, client):
+    page = client.get("/auth/signin")
+    token = csrf_from(page.get_data(as_text=True))
+    from xuetang.demo import DEMO_PASSWORD
+
+    response = client.post("/auth/signin?next=//evil.example/x", data={
+        "identifier": "city", "password": DEMO_PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/"
+
+
+def test_password_change_signs_out_other_sessions(app, auth, client):
+    auth.login("employer")
+    other = app.test_client()
+    from tests.conftest import Auth
+
+    Auth(other).login("employer")
+    token = auth.csrf("/auth/password")
+    from xuetang.demo import DEMO_PASSWORD
+
+    client.post("/auth/password", data={"current": DEMO_PASSWORD, "new": "Another-pass9",
+                                        "repeat": "Another-pass9", "csrf_token": token})
+    assert client.get("/").status_code == 200
+    assert other.get("/").status_code == 302
+
+
+@pytest.fixture
+def limited_app(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, SIGNIN_RATE_LIMIT="3 per minute",
+                   WTF_CSRF_ENABLED=False)
+    with database.connection_context():
+        from xuetang import demo
+
+        from tests.conftest import reset_database
+
+        reset_database()
+        with app.app_context():
+            migrations.upgrade()
+            demo.load()
+    return app
+
+
+def test_sign_in_is_rate_limited(limited_app):
+    client = limited_app.test_client()
+    codes = [client.post("/auth/signin", data={"identifier": "city", "password": "bad-guess-1"})
+             .status_code for _ in range(5)]
+    assert codes[:3] == [401, 401, 401]
+    assert codes[3] == 429
+    assert "尝试次数过多" in client.post("/auth/signin", data={}).get_data(as_text=True)
