@@ -1,0 +1,120 @@
+"""Face check latency: JPEG bytes in, pass/fail out, against two reference pipelines.
+
+Run from the repo root: python bench/face.py [--repeat N]
+  ours    xuetang.proctor.face.analyse + compare (validate, downsize, detect with upsampling only
+          for small frames, quality checks, 5-point landmarks, descriptor, distance)
+  (a)     the usual face_recognition-style pipeline: decode, HOG upsample 1 on the full image,
+          5-point landmarks, descriptor, distance
+  (b)     the bare ResNet descriptor on a prepared 150x150 face chip (dlib.get_face_chip): the
+          floor any pipeline pays
+All variants run interleaved in one process so machine noise hits them alike.
+"""
+
+import argparse
+import datetime as dt
+import io
+import os
+import platform as platform_module
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "platform"))
+
+import dlib  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from xuetang.proctor import face  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "faces"
+
+
+def frames() -> dict[str, bytes]:
+    """320x240: a_webcam.jpg as is. 640x480: a_enroll.jpg (480x360) scaled up, JPEG q90."""
+    buf = io.BytesIO()
+    big = Image.open(FIXTURES / "a_enroll.jpg").resize((640, 480), Image.Resampling.LANCZOS)
+    big.save(buf, "JPEG", quality=90)
+    return {"320x240": (FIXTURES / "a_webcam.jpg").read_bytes(), "640x480": buf.getvalue()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per variant")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    engine = face.get_engine()
+    load_s = time.perf_counter() - started
+    # The reference pipelines use the engine's dlib objects too (same models; its uncontended
+    # locks cost microseconds).
+
+    reference = face.analyse((FIXTURES / "b_enroll.jpg").read_bytes()).descriptor
+    same_person = face.analyse((FIXTURES / "a_enroll.jpg").read_bytes()).descriptor
+
+    def ours(data: bytes):
+        result = face.analyse(data)
+        return face.compare(result.descriptor, [same_person]).passed if result.ok else None
+
+    def face_recognition_style(data: bytes):
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        rects = engine.detect(rgb, 1)
+        if len(rects) != 1:
+            return None
+        descriptor = engine.describe(rgb, rects[0])
+        return float(np.linalg.norm(descriptor - same_person)) < face.DEFAULT_THRESHOLD
+
+    images = frames()
+    webcam = np.asarray(Image.open(io.BytesIO(images["320x240"])).convert("RGB"))
+    chip = engine.face_chip(webcam, engine.detect(webcam, 1)[0], size=150)
+
+    def bare_descriptor(_data: bytes):
+        return engine.describe_chip(chip)
+
+    variants = {
+        "(b) bare descriptor, 150x150 chip": (bare_descriptor, b""),
+    }
+    for size, data in images.items():
+        variants[f"ours, {size}"] = (ours, data)
+        variants[f"(a) face_recognition-style, {size}"] = (face_recognition_style, data)
+
+    for fn, data in variants.values():  # warm up, and check every variant decides "same person"
+        outcome = fn(data)
+        assert outcome is True or isinstance(outcome, np.ndarray), outcome
+    assert face.compare(same_person, [reference]).passed is False
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeat):
+        for name, (fn, data) in variants.items():
+            t0 = time.perf_counter()
+            fn(data)
+            times[name].append((time.perf_counter() - t0) * 1000)
+
+    def p95(values: list[float]) -> float:
+        return float(np.percentile(values, 95))
+
+    base = statistics.median(times["(b) bare descriptor, 150x150 chip"])
+    order = [
+        "ours, 320x240", "(a) face_recognition-style, 320x240",
+        "ours, 640x480", "(a) face_recognition-style, 640x480",
+        "(b) bare descriptor, 150x150 chip",
+    ]
+    cpu = platform_module.processor() or platform_module.machine()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"date {dt.date.today()}, nproc {os.cpu_count()}, {cpu}, dlib {dlib.__version__}, "
+          f"python {platform_module.python_version()}, {args.repeat} runs each, "
+          f"engine load {load_s:.2f} s, load average at end {load}")
+    print()
+    print("| pipeline | median ms | p95 ms | median / (b) |")
+    print("|---|---:|---:|---:|")
+    for name in order:
+        values = times[name]
+        median = statistics.median(values)
+        print(f"| {name} | {median:.1f} | {p95(values):.1f} | {median / base:.2f} |")
+    print()
+    print(f"total {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Proctoring for real-name study: face enrolment and checks. Plain Python, no Flask or peewee."""

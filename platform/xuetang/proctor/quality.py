@@ -1,0 +1,169 @@
+"""Input validation and image-quality measures for face snapshots (no dlib needed here).
+
+Everything a user can get wrong has a code (for logs and tests) and a Chinese hint (for the page).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+# Faces are resized to this side before measuring sharpness, so the number means "detail relative
+# to the face" whatever the camera resolution; the descriptor itself sees a 150 px chip.
+SHARPNESS_FACE_SIDE = 100
+
+PROBLEM_MESSAGES = {
+    "no_face": "未检测到人脸，请正对摄像头，让整张脸出现在画面中。",
+    "multiple_faces": "画面中有多张人脸，请确保只有您本人在镜头前。",
+    "face_too_small": "人脸太小，请靠近摄像头一些。",
+    "too_dark": "光线太暗，请打开灯或面向光源。",
+    "too_bright": "光线太亮或过曝，请避开强光直射。",
+    "blurred": "画面模糊，请保持不动，必要时擦拭摄像头镜头。",
+}
+
+REJECT_MESSAGES = {
+    "empty": "没有收到图片，请重新拍摄。",
+    "too_large": "图片文件过大，请压缩后重试。",
+    "not_jpeg": "仅支持 JPEG（.jpg）格式的照片，请重新拍摄或上传 JPEG 图片。",
+    "too_many_pixels": "图片尺寸过大，请缩小后重试。",
+    "corrupt": "图片已损坏，无法读取，请重新拍摄或上传。",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits and quality thresholds; defaults tuned on tests/fixtures/faces (see README)."""
+
+    max_bytes: int = 8 * 1024 * 1024  # a 12 MP phone photo is 3-6 MB
+    # Checked on the header before decoding (decompression bombs); below Pillow's own 89 MP warning.
+    max_pixels: int = 40_000_000
+    # dlib's 5-point model and descriptor degrade on faces smaller than ~60 px; the fraction asks
+    # the trainee to sit close enough on big frames too.
+    min_face_px: int = 60
+    min_face_fraction: float = 0.15
+    # Mean 0-255 luma of the face box. Fixtures: a_dark 19, good frames 136-172, a_enroll
+    # brightened 1.7x 237 (still detected, but washed out).
+    min_luminance: float = 50.0
+    max_luminance: float = 220.0
+    # sharpness() units. Fixtures: good frames 6.9-59 (a_webcam 7.3, also when upscaled to
+    # 640x480 or re-encoded at JPEG quality 30); Gaussian blur r=1.5 on a_enroll 2.5, r=1 on
+    # a_webcam 1.4. a_blurred.jpg has no detectable face at all.
+    min_sharpness: float = 3.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a snapshot cannot be used: a code and a Chinese hint for the user."""
+
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, code: str) -> Problem:
+        return cls(code, PROBLEM_MESSAGES[code])
+
+
+class ImageRejected(ValueError):
+    """The upload is not an acceptable JPEG; str(err) is the Chinese message, .code the reason."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.detail = detail  # English, for logs
+        super().__init__(REJECT_MESSAGES[code])
+
+
+def decode_jpeg(data: bytes, max_side: int, limits: Limits) -> np.ndarray:
+    """Validate JPEG bytes and return an RGB uint8 array whose longer side is <= max_side."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected JPEG bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise ImageRejected("empty")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected("too_large", f"{len(data)} bytes > {limits.max_bytes}")
+    # Magic bytes first: cheap, and keeps Pillow's other decoders (PNG, GIF, TIFF...) out of it.
+    if not data.startswith(JPEG_MAGIC):
+        raise ImageRejected("not_jpeg", f"starts with {data[:4]!r}")
+    try:
+        # Only the JPEG decoder (it also opens the multi-picture "MPO" JPEGs some phones write).
+        img = Image.open(io.BytesIO(data), formats=["JPEG"])
+        width, height = img.size  # from the header only: nothing decoded yet
+        if width * height > limits.max_pixels:
+            raise ImageRejected("too_many_pixels", f"{width}x{height}")
+        # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale: big phone photos stay cheap.
+        img.draft("RGB", (max_side, max_side))
+        img.load()
+        img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways
+        img = img.convert("RGB")
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        # Pillow's own check inside open() fires first above 89 MP (a warning, which is an
+        # error under warnings-as-errors) and 179 MP (an error).
+        raise ImageRejected("too_many_pixels", str(err)) from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageRejected("corrupt", str(err)) from err
+    if max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        img = img.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(img)
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma as float64 (the same weights Pillow's convert('L') uses)."""
+    return rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def laplacian_variance(img: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian over the interior of a 2-D float image."""
+    if img.shape[0] < 3 or img.shape[1] < 3:
+        return 0.0
+    lap = (
+        img[:-2, 1:-1] + img[2:, 1:-1] + img[1:-1, :-2] + img[1:-1, 2:] - 4.0 * img[1:-1, 1:-1]
+    )
+    return float(lap.var())
+
+
+def sharpness(face_grey: np.ndarray) -> float:
+    """Laplacian variance of the face resized to 100 px, as a percentage of its grey variance.
+
+    Raw Laplacian variance depends on face size (an upscaled 640x480 frame of a sharp 320x240 face
+    scores 4x lower) and on light (a dim face scores lower though no blurrier), so normalise both.
+    """
+    side = SHARPNESS_FACE_SIDE
+    small = Image.fromarray(np.clip(face_grey, 0, 255).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
+    norm = np.asarray(small, dtype=np.float64)
+    contrast = float(norm.var())
+    if contrast < 1e-6:
+        return 0.0  # a flat patch has no detail at all
+    return 100.0 * laplacian_variance(norm) / contrast
+
+
+def quality_problems(
+    box: tuple[int, int, int, int], image_shape: tuple[int, ...], luminance: float,
+    sharp: float, limits: Limits,
+) -> list[Problem]:
+    """The quality problems of one detected face (box is left, top, right, bottom)."""
+    problems = []
+    left, top, right, bottom = box
+    face_side = min(right - left, bottom - top)
+    min_side = max(limits.min_face_px, limits.min_face_fraction * min(image_shape[:2]))
+    if face_side < min_side:
+        problems.append(Problem.of("face_too_small"))
+    if luminance < limits.min_luminance:
+        problems.append(Problem.of("too_dark"))
+    elif luminance > limits.max_luminance:
+        problems.append(Problem.of("too_bright"))
+    # Blur is judged only on an otherwise usable face: a tiny face is upscaled to be measured and
+    # looks soft, a dark or washed-out one loses contrast to JPEG noise. The other hint is the one
+    # that helps the user.
+    if not problems and sharp < limits.min_sharpness:
+        problems.append(Problem.of("blurred"))
+    return problems
