@@ -2,15 +2,16 @@
 
 from pathlib import Path
 
-from flask import Flask
-
 from xuetang import config as config_module
 
 REPO_ROOT = config_module.REPO_ROOT
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None):
     """The app factory: defaults, then environment, then test_config."""
+    # Imported here so the domain packages (rules, proctor, video) load without Flask.
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_path=str(REPO_ROOT / "instance"),

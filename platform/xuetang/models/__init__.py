@@ -1,6 +1,7 @@
 """Tables, split by area. ALL_MODELS is in creation (dependency) order."""
 
 from xuetang.models.base import utcnow
+from xuetang.models.courses import Course, CourseSeries, Lesson, Rendition
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -19,10 +20,12 @@ from xuetang.models.policy import StudyYear
 FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
-ALL_MODELS = list(FOUNDATION_MODELS)
+COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS
 
 __all__ = [
-    "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
+    "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
+    "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear", "utcnow",
 ]

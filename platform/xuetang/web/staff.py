@@ -163,6 +163,7 @@ def import_roster(org_id: int):
     if form.validate_on_submit():
         upload = form.roster.data
         data = upload.read()
+        upload.close()
         try:
             check = staff_roster.check_roster(data, org)
         except SpreadsheetError as err:
