@@ -4,6 +4,7 @@ import os
 import re
 
 import pytest
+
 from xuetang import create_app, migrations
 from xuetang.db import database, is_postgres
 
@@ -113,3 +114,7 @@ def trainee_id():
     from xuetang.demo import TRAINEES, demo_id
 
     return demo_id(TRAINEES[0][1])
+
+
+# Browser fixtures live in tests/browser.py; registered here so every test module can use them.
+pytest_plugins = ["tests.browser"]

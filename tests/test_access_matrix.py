@@ -4,11 +4,11 @@ A route added without a row here fails test_every_route_is_in_the_matrix.
 """
 
 import pytest
+
+from tests.conftest import Auth
 from xuetang.accounts import grant, hash_password
 from xuetang.db import database
 from xuetang.models import Account, District, Organization, Person
-
-from tests.conftest import Auth
 
 ROLES = ["trainee", "uploader", "employer_admin", "industry_dept", "ce_base",
          "district_admin", "city_admin"]

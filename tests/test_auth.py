@@ -1,12 +1,12 @@
 """Sign-in, forced password change, rate limits, CSRF and session cookies."""
 
 import pytest
+
+from tests.conftest import csrf_from, make_app
 from xuetang import migrations
 from xuetang.accounts import create_staff_account
 from xuetang.db import database
 from xuetang.models import Account, Person, Series
-
-from tests.conftest import csrf_from, make_app
 
 
 def test_signin_page_renders_in_chinese(client):
@@ -124,9 +124,8 @@ def limited_app(tmp_path):
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, SIGNIN_RATE_LIMIT="3 per minute",
                    WTF_CSRF_ENABLED=False)
     with database.connection_context():
-        from xuetang import demo
-
         from tests.conftest import reset_database
+        from xuetang import demo
 
         reset_database()
         with app.app_context():
