@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from xuetang.rules.idcard import IdNumberError, check_char, is_valid, mask, normalize
 
 
