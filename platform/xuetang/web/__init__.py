@@ -43,7 +43,8 @@ def init_app(app):
 
     @login_manager.unauthorized_handler
     def _unauthorized():
-        target = url_for("auth.signin", next=request.full_path if request.method == "GET" else None)
+        target = url_for("auth.signin",
+                         next=request.full_path.rstrip("?") if request.method == "GET" else None)
         if request.htmx:
             response = Response("", status=401)
             response.headers["HX-Redirect"] = target
