@@ -30,6 +30,15 @@ def redirect_to(endpoint: str, **values) -> Response:
     return redirect(url, code=303)
 
 
+ERROR_PAGES = {
+    403: ("无权访问", "您的账号没有访问此页面的权限。"),
+    404: ("页面不存在", "您要找的页面不存在或已被删除。"),
+    410: ("内容已过期", "该内容已失效，请重新操作。"),
+    413: ("文件过大", "上传的内容超过了允许的大小。"),
+    429: ("操作过于频繁", "尝试次数过多，请稍后再试。"),
+}
+
+
 def init_app(app):
     from xuetang.web import admin, auth, home, staff, study
 
@@ -62,30 +71,14 @@ def init_app(app):
             return redirect_to("auth.change_password")
         return None
 
-    @app.errorhandler(CSRFError)
-    def _csrf_error(err):
-        return render("errors/error.html", "errors/_error.html", status=400,
-                      title="请求已失效", message="页面已过期或缺少安全令牌，请刷新页面后重试。")
+    def error_page(status: int, title: str, message: str):
+        return lambda err: render("errors/error.html", "errors/_error.html", status=status,
+                                  title=title, message=message)
 
-    @app.errorhandler(403)
-    def _forbidden(err):
-        return render("errors/error.html", "errors/_error.html", status=403,
-                      title="无权访问", message="您的账号没有访问此页面的权限。")
-
-    @app.errorhandler(404)
-    def _not_found(err):
-        return render("errors/error.html", "errors/_error.html", status=404,
-                      title="页面不存在", message="您要找的页面不存在或已被删除。")
-
-    @app.errorhandler(413)
-    def _too_large(err):
-        return render("errors/error.html", "errors/_error.html", status=413,
-                      title="文件过大", message="上传的内容超过了允许的大小。")
-
-    @app.errorhandler(429)
-    def _too_many(err):
-        return render("errors/error.html", "errors/_error.html", status=429,
-                      title="操作过于频繁", message="尝试次数过多，请稍后再试。")
+    app.register_error_handler(CSRFError, error_page(
+        400, "请求已失效", "页面已过期或缺少安全令牌，请刷新页面后重试。"))
+    for status, (title, message) in ERROR_PAGES.items():
+        app.register_error_handler(status, error_page(status, title, message))
 
     app.jinja_env.filters["hours"] = lambda value: to_decimal(value)
     app.jinja_env.filters["masked"] = mask
