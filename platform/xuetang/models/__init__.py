@@ -16,16 +16,34 @@ from xuetang.models.people import (
     Specialty,
 )
 from xuetang.models.policy import StudyYear
+from xuetang.models.proctor import (
+    FaceCheck,
+    FaceConsent,
+    FaceReference,
+    FaceReview,
+    ReferenceChange,
+)
+from xuetang.models.study import (
+    STUDY_MODELS,
+    ActivePlay,
+    BeatRejection,
+    PlaySession,
+    StudyCredit,
+    WatchStretch,
+)
 
 FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS
+PROCTOR_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + PROCTOR_MODELS + STUDY_MODELS
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear", "utcnow",
+    "PROCTOR_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
+    "STUDY_MODELS", "ActivePlay", "BeatRejection", "PlaySession", "StudyCredit", "WatchStretch",
 ]

@@ -1,0 +1,73 @@
+"""Shared helpers for the face-check tests: fixture images, a professional lesson, enrolment."""
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from PIL import Image
+
+from xuetang import proctor_service as service
+from xuetang.demo import TRAINEES, demo_id
+from xuetang.models import Account, Course, CourseSeries, Lesson, Organization, Person, Series
+
+FACES = Path(__file__).parent / "fixtures" / "faces"
+
+
+def raw(name: str) -> bytes:
+    return (FACES / f"{name}.jpg").read_bytes()
+
+
+def variant(name: str, quality: int = 85) -> bytes:
+    """The fixture re-encoded: other bytes, (almost) the same face."""
+    buf = io.BytesIO()
+    Image.open(FACES / f"{name}.jpg").convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def png(name: str) -> bytes:
+    buf = io.BytesIO()
+    img = Image.open(FACES / f"{name}.jpg")
+    img.thumbnail((200, 200))  # small, so it is refused as a PNG and not for its size
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wang() -> Person:
+    """王建华, 工程技术, 历下区 (the 'a' face in these tests)."""
+    return Person.get(Person.id_number == demo_id(TRAINEES[0][1]))
+
+
+def li() -> Person:
+    """李秀梅, 工程技术, same employer (the 'b' face)."""
+    return Person.get(Person.id_number == demo_id(TRAINEES[1][1]))
+
+
+def account_of(person: Person) -> Account:
+    return Account.get(Account.person == person)
+
+
+def professional_lesson(category: str = "professional", series: str = "工程技术") -> Lesson:
+    """A published course with one lesson for the given series."""
+    org = Organization.get(Organization.kind == "title_office")
+    course = Course.create(organization=org, title=f"测试{category}课程", category=category,
+                           declared_hours=Decimal(2), published=True)
+    CourseSeries.create(course=course, series=Series.get(Series.name == series))
+    return Lesson.create(course=course, position=1, title="第一讲", status="ready",
+                         duration_ms=600_000)
+
+
+def enrol(person: Person, *names: str) -> None:
+    """Consent and enrol the given fixtures as references."""
+    account = account_of(person)
+    service.record_consent(person, account, True)
+    for name in names:
+        service.add_reference(person, account, raw(name))
+
+
+def mirrored(name: str) -> bytes:
+    """The fixture flipped left-right: the same person, a clearly different frame (~0.2 away)."""
+    from PIL import ImageOps
+
+    buf = io.BytesIO()
+    ImageOps.mirror(Image.open(FACES / f"{name}.jpg")).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
