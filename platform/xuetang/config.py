@@ -17,6 +17,8 @@ ENV_SETTINGS = {
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     "FACE_MATCH_THRESHOLD": (0.5, float),
     "HEARTBEAT_SECONDS": (15, int),
+    "PLAYBACK_MAX_RATE": ("1", str),  # fastest playback rate that still counts as watching
+    "PLAYBACK_TOLERANCE_MS": (2000, int),  # network jitter allowed per heartbeat step
 }
 
 

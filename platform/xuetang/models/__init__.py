@@ -23,13 +23,21 @@ from xuetang.models.proctor import (
     FaceReview,
     ReferenceChange,
 )
+from xuetang.models.study import (
+    STUDY_MODELS,
+    ActivePlay,
+    BeatRejection,
+    PlaySession,
+    StudyCredit,
+    WatchStretch,
+)
 
 FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 PROCTOR_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + PROCTOR_MODELS
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + PROCTOR_MODELS + STUDY_MODELS
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -37,4 +45,5 @@ __all__ = [
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear", "utcnow",
     "PROCTOR_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
+    "STUDY_MODELS", "ActivePlay", "BeatRejection", "PlaySession", "StudyCredit", "WatchStretch",
 ]

@@ -1,0 +1,129 @@
+"""Study records: play sessions, the stretches they played, refused beats, and the credit they became.
+
+The accounting itself is pure (rules.watching, rules.gate); these tables keep its state and its
+evidence. A PlaySession holds the session's SessionState as JSON. Each played stretch is a
+WatchStretch row (held -> credited | dropped | uncounted); each refused beat a BeatRejection with its
+code and reason; each ledger line written for online study a StudyCredit row that ties the line
+to its lesson, course and the coverage arithmetic. ActivePlay is the per-person pointer to the one
+session that may earn (opening another takes over), and the row that heartbeats lock.
+"""
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from xuetang.models.base import BaseModel, utcnow
+from xuetang.models.courses import Course, Lesson
+from xuetang.models.ledger import LedgerLine
+from xuetang.models.people import Person
+
+STRETCH_STATUS = {
+    "held": "待人脸核验",
+    "credited": "已计入",
+    "dropped": "未通过核验，不计",
+    "uncounted": "不计学时",
+}
+
+
+class PlaySession(BaseModel):
+    """One opening of a lesson's player (a tab or a device)."""
+
+    token = CharField(unique=True)  # random; the session id the browser sends
+    person = ForeignKeyField(Person, backref="play_sessions", on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, backref="play_sessions", on_delete="CASCADE")
+    opened_at = DateTimeField(default=utcnow)
+    last_beat_at = DateTimeField(null=True)
+    state = TextField()  # rules.watching.SessionState.to_dict() as JSON
+    position_ms = IntegerField(default=0)  # last accepted position, for resuming
+    face_required = BooleanField(default=False)
+    active = BooleanField(default=True)  # the person's earning session (see ActivePlay)
+    closed = BooleanField(default=False)
+
+    class Meta:
+        table_name = "play_session"
+        indexes = ((("person", "lesson", "opened_at"), False),)
+
+
+class ActivePlay(BaseModel):
+    """The person's one earning session; heartbeats lock this row so takeover is serialised."""
+
+    person = ForeignKeyField(Person, unique=True, on_delete="CASCADE")
+    play_session = ForeignKeyField(PlaySession, null=True, on_delete="SET NULL")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "active_play"
+
+
+class StudyCredit(BaseModel):
+    """One online ledger line and what it rests on (lesson, course, coverage before and after)."""
+
+    ledger_line = ForeignKeyField(LedgerLine, unique=True, backref="study_credit",
+                                  on_delete="RESTRICT")
+    person = ForeignKeyField(Person, on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, on_delete="RESTRICT")
+    course = ForeignKeyField(Course, on_delete="RESTRICT")
+    year = IntegerField()
+    minutes = IntegerField()  # equals the ledger line's minutes
+    covered_before_ms = IntegerField()  # lesson coverage this year before this credit
+    covered_after_ms = IntegerField()
+    uncapped_minutes = IntegerField()  # whole minutes gained before the course cap
+    credited_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "study_credit"
+        indexes = ((("person", "course", "year"), False), (("person", "lesson", "year"), False))
+
+
+class WatchStretch(BaseModel):
+    """A provisionally played piece of the lesson timeline and what became of it."""
+
+    play_session = ForeignKeyField(PlaySession, backref="stretches", on_delete="CASCADE")
+    person = ForeignKeyField(Person, on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, on_delete="CASCADE")
+    seq = IntegerField()  # the beat that closed the stretch
+    start_ms = IntegerField()
+    end_ms = IntegerField()
+    server_from_ms = BigIntegerField()
+    server_to_ms = BigIntegerField()
+    status = CharField(default="held")  # see STRETCH_STATUS
+    note = TextField(default="")  # why uncounted or dropped
+    year = IntegerField(null=True)  # the study year it was credited to
+    credit = ForeignKeyField(StudyCredit, null=True, backref="stretches", on_delete="SET NULL")
+    decided_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "watch_stretch"
+        indexes = (
+            (("play_session", "seq"), True),
+            (("person", "lesson", "status", "year"), False),
+        )
+
+    @property
+    def status_label(self) -> str:
+        return STRETCH_STATUS.get(self.status, self.status)
+
+
+class BeatRejection(BaseModel):
+    """A heartbeat, or part of one, that did not count, with its reason (evidence)."""
+
+    play_session = ForeignKeyField(PlaySession, backref="rejections", on_delete="CASCADE")
+    seq = IntegerField(null=True)
+    code = CharField()
+    reason = TextField()
+    detail = TextField(default="")
+    position_ms = IntegerField(null=True)
+    server_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "beat_rejection"
+        indexes = ((("play_session", "seq"), False),)
+
+
+STUDY_MODELS = [PlaySession, ActivePlay, StudyCredit, WatchStretch, BeatRejection]

@@ -1,0 +1,183 @@
+/* The lesson player: picks a rendition for the connection, resumes, pauses when the tab is hidden,
+   and reports heartbeats. The server decides what counts; this file only reports what happened.
+   Beats go out one at a time in order; a lost beat is retried once with the same seq (the server
+   ignores a seq it already has), and if the link stays down the player later reports where it is
+   NOW with a new seq instead of replaying stale beats. */
+(function () {
+  "use strict";
+  var root = document.getElementById("player");
+  var video = document.getElementById("video");
+  if (!root || !video) return;
+
+  var lessonId = Number(root.dataset.lesson);
+  var sources = JSON.parse(root.dataset.sources || "[]");
+  var intervalMs = Math.max(1, Number(root.dataset.interval) || 15) * 1000;
+  var csrf = "";
+  try { csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { /* none */ }
+
+  var session = null, seq = 0, resumeAt = 0, resumed = false;
+  var queue = [], sending = false, retryTimer = null, lostEvent = null;
+  var lastPos = 0, openPromise = null, switching = false;
+  var status = document.getElementById("beat-status");
+  var select = document.getElementById("rendition");
+
+  function say(text) { if (status) status.textContent = text; }
+
+  function pickRendition() {
+    var names = sources.map(function (s) { return s.name; });
+    var saved = null;
+    try { saved = localStorage.getItem("xt-rendition"); } catch (e) { /* private mode */ }
+    if (saved && names.indexOf(saved) >= 0) return saved;
+    var lowest = sources[0], best = lowest;
+    var c = navigator.connection;
+    if (!c || c.saveData || /2g|3g/.test(c.effectiveType || "") || !c.downlink) return lowest.name;
+    sources.forEach(function (s) { if (s.kbps * 1.5 <= c.downlink * 1000) best = s; });
+    return best.name;
+  }
+
+  function sourceOf(name) {
+    for (var i = 0; i < sources.length; i++) if (sources[i].name === name) return sources[i];
+    return sources[0];
+  }
+
+  function useRendition(name, keepPlaying) {
+    var at = video.currentTime || resumeAt;
+    if (playing()) report("pause", at);  // before the new source resets the position
+    switching = true;
+    video.src = sourceOf(name).url;
+    if (select) select.value = name;
+    video.addEventListener("loadedmetadata", function once() {
+      video.removeEventListener("loadedmetadata", once);
+      switching = false;
+      lastPos = at;
+      if (at > 0 && at < video.duration) video.currentTime = at;
+      if (keepPlaying) video.play().catch(function () { /* needs a click */ });
+    });
+  }
+
+  function playing() { return !video.paused && !video.ended; }
+
+  function show(answer) {
+    var set = function (id, value) { var el = document.getElementById(id); if (el && value !== undefined && value !== null) el.textContent = value; };
+    set("lesson-minutes", answer.lesson_minutes);
+    set("course-minutes", answer.course_minutes);
+    var bar = document.getElementById("course-bar");
+    if (bar && answer.course_cap_minutes) bar.style.width = Math.floor(100 * answer.course_minutes / answer.course_cap_minutes) + "%";
+    var notice = document.getElementById("study-notice");
+    if (notice) {
+      notice.hidden = !answer.notice;
+      notice.textContent = answer.notice || "";
+    }
+  }
+
+  function post(url, body, keepalive) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", keepalive: !!keepalive,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body)
+    });
+  }
+
+  function openSession() {
+    if (openPromise) return openPromise;
+    openPromise = post(root.dataset.openUrl, {}).then(function (r) { return r.json(); }).then(function (answer) {
+      if (!answer.ok) { say(answer.error || "无法开始播放"); return null; }
+      session = answer.session; seq = 0;
+      if (!resumed) { resumeAt = answer.position || 0; }
+      show(answer);
+      return session;
+    }).catch(function () { say("网络连接中断，正在重试…"); return null; })
+      .finally(function () { openPromise = null; });
+    return openPromise;
+  }
+
+  function report(event, position) {
+    queue.push({ event: event, position: position === undefined ? video.currentTime : position,
+                 playing: event === "pause" || event === "ended" ? false : playing(),
+                 rate: video.playbackRate });
+    pump();
+  }
+
+  function send(body) {
+    return post(root.dataset.beatUrl, body).then(function (r) {
+      if (r.status >= 500 || r.status === 429) throw new Error("server " + r.status);
+      return r.json().catch(function () { return { ok: false, error: "请求已失效，请刷新页面" }; });
+    });
+  }
+
+  function pump() {
+    if (sending || !queue.length) return;
+    if (!session) { openSession().then(function (s) { if (s) pump(); }); return; }
+    sending = true;
+    var item = queue[0];
+    var body = { lesson: lessonId, session: session, seq: ++seq, position: item.position,
+                 playing: item.playing, rate: item.rate, event: item.event };
+    var done = function (answer) {
+      queue.shift(); sending = false; lostEvent = null;
+      if (!answer.ok) { say(answer.error || ""); }
+      else {
+        show(answer);
+        say("");
+        if (answer.superseded) {
+          session = null; video.pause(); queue = [];
+          say("已在其他页面或设备开始播放，本页不再计时。"); return;
+        }
+        if (answer.closed) { session = null; queue = []; return; }
+      }
+      pump();
+    };
+    var lost = function () {
+      // Keep the most telling lost event; report the current position later with a new seq.
+      sending = false;
+      var events = queue.map(function (q) { return q.event; });
+      queue = [];
+      lostEvent = events.indexOf("seek") >= 0 ? "seek" : (lostEvent || null);
+      say("网络连接中断，恢复后继续记录…");
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(function () {
+        report(lostEvent === "seek" ? "seek" : video.ended ? "ended" : playing() ? "tick" : "pause");
+      }, 3000);
+    };
+    send(body).then(done, function () {
+      // One retry of the very same beat: if the first copy did arrive, the server ignores this one.
+      setTimeout(function () { send(body).then(done, lost); }, 1000);
+    });
+  }
+
+  video.addEventListener("timeupdate", function () {
+    if (!video.seeking && !switching) lastPos = video.currentTime;
+  });
+  video.addEventListener("playing", function () { resumed = true; report("start"); });
+  video.addEventListener("pause", function () {
+    if (!video.ended && !video.seeking && !switching) report("pause");
+  });
+  video.addEventListener("seeking", function () {
+    if (switching) return;
+    report("tick", lastPos);  // the play up to the seek still counts
+    report("seek");
+  });
+  video.addEventListener("seeked", function () { lastPos = video.currentTime; });
+  video.addEventListener("ended", function () { report("ended"); });
+  video.addEventListener("play", function () { if (!session) openSession(); });
+
+  setInterval(function () { if (playing()) report("tick"); }, intervalMs);
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && playing()) video.pause();
+  });
+  window.addEventListener("pagehide", function () {
+    if (session && playing()) {
+      post(root.dataset.beatUrl, { lesson: lessonId, session: session, seq: ++seq,
+        position: video.currentTime, playing: false, rate: video.playbackRate, event: "pause" }, true);
+    }
+  });
+
+  if (select) select.addEventListener("change", function () {
+    try { localStorage.setItem("xt-rendition", select.value); } catch (e) { /* private mode */ }
+    useRendition(select.value, playing());
+  });
+
+  openSession().then(function () {
+    if (sources.length) useRendition(pickRendition(), false);
+  });
+})();

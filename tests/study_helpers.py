@@ -1,0 +1,118 @@
+"""Helpers for the study tests: a controllable server clock, lessons, and a scripted player."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from tests.conftest import csrf_from
+from xuetang.db import database
+from xuetang.models import (
+    Course,
+    CourseSeries,
+    LedgerLine,
+    Lesson,
+    Organization,
+    Person,
+    Rendition,
+    Series,
+    StudyCredit,
+)
+
+MIN = 60_000
+
+
+def local_ms(*args) -> int:
+    """Epoch ms of a server-local wall-clock time (the server's clock decides the study day)."""
+    return int(dt.datetime(*args).timestamp() * 1000)
+
+
+class Clock:
+    """The server clock the tests control: app.config['CLOCK'] = Clock(...)."""
+
+    def __init__(self, ms: int):
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
+def make_lesson(*, category="public", series=(), duration_s=600, declared=Decimal(1),
+                published=True, status="ready", renditions=("240p",), title="第一讲",
+                course_title=None) -> int:
+    """A course with one lesson (and rendition rows) straight in the database; returns lesson id."""
+    with database.connection_context():
+        org = Organization.get(Organization.kind == "title_office")
+        course = Course.create(organization=org, title=course_title or f"测试课程{category}",
+                               category=category, declared_hours=declared, published=published)
+        for name in series:
+            CourseSeries.create(course=course, series=Series.get(Series.name == name))
+        lesson = Lesson.create(course=course, position=1, title=title, status=status,
+                               duration_ms=duration_s * 1000 if duration_s else None)
+        for name in renditions:
+            height = int(name.rstrip("p"))
+            Rendition.create(lesson=lesson, name=name, file_name=f"lessons/{lesson.id}/{name}.mp4",
+                             size_bytes=1000, width=height * 4 // 3, height=height,
+                             bitrate_kbps=180 if height <= 240 else 400)
+        return lesson.id
+
+
+def online_minutes(id_number: str, year: int | None = None) -> int:
+    """Minutes on the ledger that came from play (demo lines have no StudyCredit)."""
+    with database.connection_context():
+        person = Person.get(Person.id_number == id_number)
+        query = (LedgerLine.select()
+                 .join(StudyCredit, on=(StudyCredit.ledger_line == LedgerLine.id))
+                 .where((LedgerLine.person == person) & (LedgerLine.source == "online")))
+        if year is not None:
+            query = query.where(LedgerLine.year == year)
+        return sum(line.minutes for line in query)
+
+
+class Player:
+    """A scripted browser tab: opens a play session, then posts heartbeats."""
+
+    def __init__(self, client, lesson_id: int):
+        self.client = client
+        self.lesson_id = lesson_id
+        page = client.get("/study/year")
+        self.csrf = csrf_from(page.get_data(as_text=True))
+        self.session = None
+        self.seq = 0
+
+    def open(self):
+        response = self.client.post(f"/study/lesson/{self.lesson_id}/session",
+                                    headers={"X-CSRFToken": self.csrf})
+        if response.status_code == 200:
+            self.session = response.get_json()["session"]
+            self.seq = 0
+        return response
+
+    def post(self, payload: dict):
+        return self.client.post("/study/heartbeat", json=payload,
+                                headers={"X-CSRFToken": self.csrf})
+
+    def beat(self, position_s, event="tick", *, playing=True, rate=1, seq=None, **extra):
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        payload = {"lesson": self.lesson_id, "session": self.session, "seq": seq,
+                   "position": position_s, "playing": playing, "rate": rate, "event": event,
+                   **extra}
+        return self.post(payload)
+
+    def play(self, clock: Clock, start_s: int, end_s: int, step_s: int = 15, first=True):
+        """Play honestly from start_s to end_s at 1x, a beat every step_s of server time."""
+        answers = []
+        if first:
+            answers.append(self.beat(start_s, "start"))
+        position = start_s
+        while position < end_s:
+            step = min(step_s, end_s - position)
+            clock.advance(step)
+            position += step
+            answers.append(self.beat(position))
+        return answers
