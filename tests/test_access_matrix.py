@@ -37,6 +37,20 @@ MATRIX = [
     ("GET", "/admin/orgs/new", {"city_admin"}),
     ("GET", "/admin/years", {"city_admin"}),
     ("GET", "/admin/years/2021", {"city_admin"}),
+    ("GET", "/proctor/consent", {"trainee"}),
+    ("POST", "/proctor/consent", {"trainee"}),
+    ("GET", "/proctor/enrol", {"trainee"}),
+    ("POST", "/proctor/enrol/references", {"trainee"}),
+    ("POST", "/proctor/enrol/references/999999/delete", {"trainee"}),
+    ("POST", "/proctor/checks", {"trainee"}),
+    ("POST", "/proctor/checks/" + "x" * 32, {"trainee"}),
+    ("GET", "/proctor/images/reference/999999", {"trainee", "district_admin", "city_admin"}),
+    ("GET", "/proctor/reviews", {"district_admin", "city_admin"}),
+    ("GET", "/proctor/reviews/999999", {"district_admin", "city_admin"}),
+    ("POST", "/proctor/reviews/999999", {"district_admin", "city_admin"}),
+    ("GET", "/proctor/changes/999999", {"district_admin", "city_admin"}),
+    ("POST", "/proctor/changes/999999", {"district_admin", "city_admin"}),
+    ("GET", "/proctor/calibration", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"

@@ -16,6 +16,11 @@ ENV_SETTINGS = {
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     "FACE_MATCH_THRESHOLD": (0.5, float),
+    "FACE_CHECK_DEADLINE_S": (60, int),  # seconds to post a snapshot after "check now"
+    "FACE_CHECK_MEAN_INTERVAL_S": (600, int),  # mean play time between random checks
+    "FACE_SNAPSHOT_RETENTION_DAYS": (30, int),  # then snapshot images are deleted, rows kept
+    "FACE_SNAPSHOT_MAX_BYTES": (60 * 1024, int),  # a 320x240 snapshot is 6-20 KB
+    "FACE_CHECKS_FOR_PUBLIC": (False, lambda v: v.lower() in ("1", "true", "yes")),
     "HEARTBEAT_SECONDS": (15, int),
     "PLAYBACK_MAX_RATE": ("1", str),  # fastest playback rate that still counts as watching
     "PLAYBACK_TOLERANCE_MS": (2000, int),  # network jitter allowed per heartbeat step

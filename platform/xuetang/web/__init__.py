@@ -40,9 +40,9 @@ ERROR_PAGES = {
 
 
 def init_app(app):
-    from xuetang.web import admin, auth, home, staff, study
+    from xuetang.web import admin, auth, home, proctor, staff, study
 
-    for module in (auth, home, study, staff, admin):
+    for module in (auth, home, study, staff, admin, proctor):
         app.register_blueprint(module.bp)
 
     login_manager.init_app(app)
