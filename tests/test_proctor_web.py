@@ -487,3 +487,18 @@ def test_purge_command_deletes_old_images_keeps_rows(app, setup, lesson):
     assert not path.exists()
     row = setup(lambda: FaceCheck.get_by_id(check.id))
     assert row.snapshot_name is None and row.decision == "pass"
+
+
+def test_purge_is_a_daily_huey_task(app, setup, lesson):
+    from xuetang import proctor_tasks
+    from xuetang.jobs import huey
+
+    assert proctor_tasks.purge_face_snapshots.task_class in huey._registry._periodic_tasks
+    setup(enrol, wang(), "a_enroll")
+    past = utcnow() - dt.timedelta(days=31)
+    check = setup(service.issue_check, wang(), lesson.id, "s1", now=past)
+    setup(service.decide, check.nonce, wang(), raw("a_webcam"), now=past)
+    database.close()
+    with app.app_context():
+        assert proctor_tasks.run_purge() == 1
+    assert setup(lambda: FaceCheck.get_by_id(check.id).snapshot_purged_at) is not None

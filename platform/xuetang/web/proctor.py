@@ -32,6 +32,12 @@ PAGE_SIZE = 20
 ENROL_MAX_BYTES = 8 * 1024 * 1024  # a phone photo; snapshots have their own, smaller limit
 
 
+@bp.record_once
+def _register_jobs(state):
+    """Schedule the daily snapshot purge on the job queue (see xuetang.proctor_tasks)."""
+    from xuetang import proctor_tasks  # noqa: F401
+
+
 def _account_key() -> str:
     return f"account:{current_user.account.id}"
 
