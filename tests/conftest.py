@@ -29,6 +29,8 @@ def make_app(tmp_path, **overrides):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; scrypt in production
         "RATELIMIT_ENABLED": False,
+        "DEMO_MEDIA": False,  # demo courses without ffmpeg-made lectures: tests make their own
+        "HUEY_IMMEDIATE": True,  # background jobs run inline
     }
     config.update(overrides)
     app = create_app(config)

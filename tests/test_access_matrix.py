@@ -8,12 +8,13 @@ import pytest
 from tests.conftest import Auth
 from xuetang.accounts import grant, hash_password
 from xuetang.db import database
-from xuetang.models import Account, District, Organization, Person
+from xuetang.models import Account, Course, District, Lesson, Organization, Person
 
 ROLES = ["trainee", "uploader", "employer_admin", "industry_dept", "ce_base",
          "district_admin", "city_admin"]
 EVERYONE = set(ROLES)
 STAFF_READERS = {"employer_admin", "district_admin", "city_admin"}
+COURSE_MANAGERS = {"uploader", "city_admin"}
 
 # (method, path template, roles allowed; None = also anonymous)
 MATRIX = [
@@ -51,9 +52,30 @@ MATRIX = [
     ("GET", "/proctor/changes/999999", {"district_admin", "city_admin"}),
     ("POST", "/proctor/changes/999999", {"district_admin", "city_admin"}),
     ("GET", "/proctor/calibration", {"city_admin"}),
+    ("GET", "/plaza/", EVERYONE),
+    ("GET", "/plaza/courses/{course}", EVERYONE),
+    ("GET", "/plaza/qr.svg", EVERYONE),
+    ("GET", "/media/lessons/{lesson}/360p", EVERYONE),
+    ("GET", "/media/lessons/{lesson}/poster.jpg", EVERYONE),
+    ("GET", "/courses/", COURSE_MANAGERS),
+    ("GET", "/courses/new", COURSE_MANAGERS),
+    ("GET", "/courses/{course}", COURSE_MANAGERS),
+    ("GET", "/courses/{course}/edit", COURSE_MANAGERS),
+    ("POST", "/courses/{course}/lessons", COURSE_MANAGERS),
+    ("GET", "/courses/lessons/{lesson}/status", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/retry", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/upload", COURSE_MANAGERS),
+    ("GET", "/courses/lessons/{lesson}/upload/" + "0" * 32, COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/upload/" + "0" * 32 + "/0", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/upload/" + "0" * 32 + "/finish", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/upload/" + "0" * 32 + "/cancel", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/move", COURSE_MANAGERS),
+    ("POST", "/courses/{course}/publish", COURSE_MANAGERS),
+    ("POST", "/courses/lessons/{lesson}/delete", COURSE_MANAGERS),
 ]
 
 PASSWORD = "Matrix-pass-1"
+PLACEHOLDER_IDS = {"employer": 1, "person": 1, "course": 1, "lesson": 1}
 
 
 @pytest.fixture
@@ -94,8 +116,10 @@ def _role_accounts():
             grant(account, role, organization=orgs.get(role), district=district)
             login = account.username
         logins[role] = login
+    course = Course.get(Course.organization == orgs["uploader"])  # a demo course
     ids = {"employer": employer.id,
-           "person": Person.select().where(Person.employer == employer).first().id}
+           "person": Person.select().where(Person.employer == employer).first().id,
+           "course": course.id, "lesson": Lesson.get(Lesson.course == course).id}
     return logins, ids
 
 
@@ -110,7 +134,7 @@ def test_every_route_is_in_the_matrix(app):
     adapter = app.url_map.bind("localhost")
     covered = set()
     for method, path, _roles in MATRIX:
-        endpoint, _ = adapter.match(path.format(employer=1, person=1), method=method)
+        endpoint, _ = adapter.match(path.format(**PLACEHOLDER_IDS), method=method)
         covered.add(endpoint)
     routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert routes - covered == set(), "routes missing from the access matrix"
@@ -118,7 +142,7 @@ def test_every_route_is_in_the_matrix(app):
 
 @pytest.mark.parametrize("method, path, allowed", MATRIX)
 def test_anonymous(client, method, path, allowed):
-    response = _request(client, method, path.format(employer=1, person=1))
+    response = _request(client, method, path.format(**PLACEHOLDER_IDS))
     if allowed is None:
         assert response.status_code in (200, 303)
     else:

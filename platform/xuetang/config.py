@@ -15,6 +15,14 @@ ENV_SETTINGS = {
     "SIGNIN_RATE_LIMIT": ("10 per minute", str),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
+    "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
+    "MEDIA_ACCEL_REDIRECT": ("", str),  # e.g. /_media/: nginx serves the files (X-Accel-Redirect)
+    "HUEY_BACKEND": ("sqlite", str),  # sqlite (a file, no server) | redis
+    "HUEY_SQLITE_PATH": (str(REPO_ROOT / "instance" / "huey.sqlite3"), str),
+    "HUEY_REDIS_URL": ("redis://127.0.0.1:6379/0", str),
+    "HUEY_IMMEDIATE": (False, lambda v: v.lower() in ("1", "true", "yes")),  # run jobs inline (tests)
+    "DEMO_MEDIA": (True, lambda v: v.lower() in ("1", "true", "yes")),  # make demo lectures with ffmpeg
+    "PUBLIC_URL": ("", str),  # the address the home-screen QR code opens; default: this request's
     "FACE_MATCH_THRESHOLD": (0.5, float),
     "FACE_CHECK_DEADLINE_S": (60, int),  # seconds to post a snapshot after "check now"
     "FACE_CHECK_MEAN_INTERVAL_S": (600, int),  # mean play time between random checks

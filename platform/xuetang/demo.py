@@ -106,6 +106,23 @@ def load(today: dt.date | None = None) -> None:
             ("public", "online", 12 * 45, f"{today.year}年公需课在线学习"),
             ("professional", "filing_series", Decimal(60), "卫生系统继续教育备案"),
         ])
+    _demo_courses(orgs)
+
+
+def _demo_courses(orgs: dict) -> None:
+    """Demo courses; with DEMO_MEDIA (default on) their lectures are made and transcoded."""
+    from flask import current_app, has_app_context
+
+    from xuetang import demo_media
+    from xuetang.video.ffmpeg import ffmpeg_binary
+
+    with database.atomic():
+        courses = demo_media.ensure_courses(orgs)
+    if has_app_context() and current_app.config.get("DEMO_MEDIA"):
+        binary = ffmpeg_binary(current_app.config.get("FFMPEG_BINARY"))
+        demo_media.generate(courses, current_app.config["MEDIA_ROOT"], binary)
+    else:
+        demo_media.publish_without_media(courses)
 
 
 def logins_text() -> str:
