@@ -133,7 +133,7 @@ class Browser:
             headers = {"Content-Type": "application/json", "X-CSRFToken": self.csrf}
         elif data is not None:
             body = urllib.parse.urlencode(data).encode()
-        req = urllib.request.Request(self.base + path, data=body, headers=headers)
+        req = urllib.request.Request(self.base + path, data=body, headers=headers)  # noqa: S310
         try:
             with self.opener.open(req, timeout=10) as response:
                 return response.status, response.read().decode()

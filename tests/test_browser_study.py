@@ -1,0 +1,128 @@
+"""In Chromium: a trainee plays a short generated lesson to the end at 1x and the year page shows the
+minutes (within one heartbeat interval); dragging to the end earns nothing for the skipped part."""
+
+import secrets
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.browser import serve, sign_in
+from tests.videos import make_video
+from xuetang.db import database
+from xuetang.models import (
+    Course,
+    Lesson,
+    Organization,
+    Person,
+    Rendition,
+    StudyCredit,
+    WatchStretch,
+)
+from xuetang.video.ffmpeg import probe
+
+pytestmark = pytest.mark.browser
+
+HEARTBEAT_SECONDS = 2
+LESSON_SECONDS = 64
+
+
+@pytest.fixture(scope="module")
+def lesson_video(tmp_path_factory):
+    """One 64-second 320x240 test video with its index first, made once for the module."""
+    path = tmp_path_factory.mktemp("video") / "lesson.mp4"
+    make_video(path, seconds=LESSON_SECONDS, size="320x240", rate=10, faststart=True)
+    return path
+
+
+@pytest.fixture
+def study_app(app):
+    """The usual test app (migrated, demo data) with a short heartbeat interval."""
+    app.config["HEARTBEAT_SECONDS"] = HEARTBEAT_SECONDS
+    return app
+
+
+def add_lesson(app, video, title: str) -> int:
+    """A published public course with one ready lesson whose 240p rendition is `video`."""
+    with app.app_context(), database.connection_context():
+        org = Organization.get(Organization.kind == "title_office")
+        course = Course.create(organization=org, title=f"浏览器测试课程·{title}", category="public",
+                               declared_hours=Decimal(2), published=True)
+        info = probe(video)
+        lesson = Lesson.create(course=course, position=1, title=title, status="ready",
+                               duration_ms=int(info.duration * 1000))
+        version = "v" + secrets.token_hex(8)
+        name = f"lessons/{lesson.id}/{version}/240p.mp4"
+        target = app.config["MEDIA_ROOT"] + "/" + name
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(video, target)
+        if "media_version" in Lesson._meta.fields:
+            lesson.media_version = version
+            lesson.save()
+        Rendition.create(lesson=lesson, name="240p", file_name=name,
+                         size_bytes=Path(target).stat().st_size, width=320, height=240,
+                         bitrate_kbps=180)
+        return lesson.id
+
+
+def credited(app, id_number: str, lesson_id: int) -> tuple[int, int]:
+    """(ledger minutes, covered ms) of the person's play of a lesson."""
+    with app.app_context(), database.connection_context():
+        person = Person.get(Person.id_number == id_number)
+        minutes = sum(c.minutes for c in StudyCredit.select().where(
+            (StudyCredit.person == person) & (StudyCredit.lesson == lesson_id)))
+        covered = sum(s.end_ms - s.start_ms for s in WatchStretch.select().where(
+            (WatchStretch.person == person) & (WatchStretch.lesson == lesson_id)
+            & (WatchStretch.status == "credited")))
+        return minutes, covered
+
+
+def open_player(page, server, lesson_id):
+    page.goto(f"{server.url}/study/lesson/{lesson_id}")
+    page.wait_for_function("() => { const v = document.getElementById('video');"
+                           " return v && v.readyState >= 1 && v.duration > 0; }")
+    assert page.evaluate("document.getElementById('video').canPlayType('video/mp4; "
+                         "codecs=\"avc1.4D401E\"')") != ""
+
+
+def test_playing_to_the_end_credits_the_minutes(study_app, lesson_video, browser_page, trainee_id):
+    lesson_id = add_lesson(study_app, lesson_video, "完整播放")
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("() => document.getElementById('video').ended",
+                               timeout=(LESSON_SECONDS + 30) * 1000)
+        page.wait_for_function("() => document.getElementById('lesson-minutes').textContent"
+                               " === '1'", timeout=10_000)
+        minutes, covered = credited(study_app, trainee_id, lesson_id)
+        assert minutes == 1
+        assert abs(covered - LESSON_SECONDS * 1000) <= HEARTBEAT_SECONDS * 1000
+        page.goto(f"{server.url}/study/year")
+        page.click("summary")
+        item = page.locator("ul.ledger li", has_text="完整播放")
+        assert item.count() == 1 and "1 分钟" in item.inner_text()
+        item.locator("a", has_text="如何计算").click()
+        page.wait_for_load_state()
+        assert "学时计算明细" in page.content()
+
+
+def test_dragging_to_the_end_earns_nothing_for_the_skipped_part(study_app, lesson_video,
+                                                                browser_page, trainee_id):
+    lesson_id = add_lesson(study_app, lesson_video, "拖动到结尾")
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("() => document.getElementById('video').currentTime > 3")
+        page.evaluate("() => { const v = document.getElementById('video');"
+                      " v.currentTime = v.duration - 2; }")
+        page.wait_for_function("() => document.getElementById('video').ended", timeout=20_000)
+        page.wait_for_timeout(1500)  # the last beats
+        minutes, covered = credited(study_app, trainee_id, lesson_id)
+        assert minutes == 0
+        assert covered <= 3000 + 2000 + 2 * HEARTBEAT_SECONDS * 1000  # played, not skipped
+        assert page.locator("#lesson-minutes").inner_text() == "0"
