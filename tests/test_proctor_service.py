@@ -413,3 +413,55 @@ def test_resolve_accepts_only_generated_names(ctx):
                 "/etc/passwd", ""):
         with pytest.raises(ValueError):
             service.resolve(bad)
+
+
+def test_face_state_blocks_until_a_pass_and_after_a_failure(ctx):
+    person = wang()
+    enrol(person, "a_enroll")
+    state = service.face_state("s1")
+    assert state.blocked and "人脸核验" in state.reason and state.pending is None
+    check = service.issue_check(person, None, "s1", kind="before_play")
+    assert service.face_state("s1").as_json()["check"]["nonce"] == check.nonce
+    service.decide(check.nonce, person, raw("a_webcam"))
+    assert not service.face_state("s1").blocked
+    again = service.issue_check(person, None, "s1")
+    retry = service.decide(again.nonce, person, raw("b_webcam")).retry
+    state = service.face_state("s1")
+    assert state.blocked and "不符" in state.reason and state.pending.id == retry.id
+    service.decide(retry.nonce, person, variant("a_webcam"))
+    assert not service.face_state("s1").blocked
+
+
+def test_heartbeat_face_issues_random_checks_and_at_least_one_per_lesson(ctx):
+    person = wang()
+    enrol(person, "a_enroll")
+    pre = service.issue_check(person, None, "s1", kind="before_play")
+    service.decide(pre.nonce, person, raw("a_webcam"))
+
+    class Never(random.Random):
+        def random(self):
+            return 0.999999
+
+    state = service.heartbeat_face(person, None, "s1", step_ms=15_000, remaining_ms=600_000,
+                                   rng=Never())
+    assert state.pending is None and not state.blocked
+    # The last step of the lesson without any in-play check: one is issued whatever the dice say.
+    state = service.heartbeat_face(person, None, "s1", step_ms=15_000, remaining_ms=10_000,
+                                   rng=Never())
+    assert state.pending is not None and state.pending.kind == "in_play"
+    # While it is outstanding, the same check is re-sent, not a new one.
+    again = service.heartbeat_face(person, None, "s1", step_ms=15_000, rng=random.Random(1))
+    assert again.pending.id == state.pending.id
+    assert FaceCheck.select().where(FaceCheck.kind == "in_play").count() == 1
+
+
+def test_checks_follow_the_configured_clock(ctx):
+    person = wang()
+    enrol(person, "a_enroll")
+    ctx.config["CLOCK"] = lambda: 1_634_000_000_000  # 2021-10-12, inside the 2021 window
+    try:
+        check = service.issue_check(person, None, "s1")
+        service.decide(check.nonce, person, raw("a_webcam"))
+        assert service.latest_checks("s1")[0].server_ms == 1_634_000_000_000
+    finally:
+        del ctx.config["CLOCK"]

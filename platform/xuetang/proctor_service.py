@@ -13,6 +13,10 @@ on credit); this module records everything as evidence and enforces the anti-spo
 
 For the study area (play sessions, heartbeats, the credit gate):
 
+    heartbeat_face(person, lesson_id, play_session_id, step_ms=..., remaining_ms=...)
+                                       # per beat: issues random checks; FaceState(blocked,
+                                       # reason, pending) -> .as_json() for the answer
+    face_state(play_session_id)        # the same without issuing (e.g. when opening a session)
     check = issue_check(person, lesson_id, play_session_id, deadline_s)  # "check now" + nonce
     pending_check(play_session_id)     # the outstanding check, if any (re-send its nonce)
     check_due(play_ms_since_last_check, step_ms, rng=...)  # random, server-side scheduling
@@ -136,6 +140,20 @@ def setting(name: str):
         return DEFAULTS[name]
 
 
+def current_time() -> dt.datetime:
+    """The server clock as a naive UTC datetime; honours app.config["CLOCK"] (epoch ms), the
+    clock the study area stamps heartbeats with, so checks and stretches share one time line."""
+    try:
+        from flask import current_app
+
+        clock = current_app.config.get("CLOCK")
+    except RuntimeError:
+        clock = None
+    if clock is None:
+        return utcnow()
+    return EPOCH + dt.timedelta(milliseconds=int(clock()))
+
+
 def server_ms(moment: dt.datetime) -> int:
     """Epoch milliseconds of a naive UTC datetime (the gate's clock)."""
     return (moment - EPOCH) // dt.timedelta(milliseconds=1)
@@ -206,7 +224,7 @@ def has_consented(person: Person) -> bool:
 
 def record_consent(person: Person, actor, agreed: bool, now: dt.datetime | None = None) -> None:
     """Agree or refuse; refusing after agreeing withdraws consent and deletes the face data."""
-    now = now or utcnow()
+    now = now or current_time()
     names: list[str] = []
     with database.atomic():
         consent = consent_of(person)
@@ -298,7 +316,7 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
     Raises ProctorError (nothing written) for: no consent, not a usable JPEG, a quality problem,
     a repeat, too many references, or a face that does not match the enrolled ones (unless
     request_review, which files a pending request instead)."""
-    now = now or utcnow()
+    now = now or current_time()
     if not has_consented(person):
         raise ProctorError("no_consent", "请先阅读并同意人脸信息采集说明。", 409)
     try:
@@ -366,7 +384,7 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
 def remove_reference(person: Person, actor, reference_id: int,
                      now: dt.datetime | None = None) -> None:
     """Delete one reference; the last one stays (withdraw consent to delete everything)."""
-    now = now or utcnow()
+    now = now or current_time()
     with database.atomic():
         ref = FaceReference.get_or_none((FaceReference.id == reference_id)
                                         & (FaceReference.person == person))
@@ -384,7 +402,7 @@ def remove_reference(person: Person, actor, reference_id: int,
 def decide_request(change: ReferenceChange, admin, approve: bool, reason: str,
                    now: dt.datetime | None = None) -> None:
     """An admin approves (the proposed image replaces all references) or rejects a request."""
-    now = now or utcnow()
+    now = now or current_time()
     reason = (reason or "").strip()
     if len(reason) < 4:
         raise ProctorError("reason", "请填写审核理由（至少 4 个字）。")
@@ -463,7 +481,7 @@ def issue_check(person: Person, lesson_id: int | None, play_session_id, deadline
     """A new check with a single-use nonce; the snapshot must arrive within deadline_s.
 
     Raises ProctorError (409) when the person has no consent or no reference."""
-    now = now or utcnow()
+    now = now or current_time()
     if not has_consented(person):
         raise ProctorError("no_consent", "未同意人脸信息采集，专业科目无法在线学习。", 409)
     if not is_enrolled(person):
@@ -478,7 +496,7 @@ def issue_check(person: Person, lesson_id: int | None, play_session_id, deadline
 
 def expire_overdue(play_session_id=None, now: dt.datetime | None = None) -> int:
     """Mark checks whose deadline passed without a snapshot as timed out; returns how many."""
-    now = now or utcnow()
+    now = now or current_time()
     query = FaceCheck.update(
         decision="timeout", reason_code="timeout", reason=REASONS["timeout"],
         decided_at=FaceCheck.expires_at,
@@ -491,7 +509,7 @@ def expire_overdue(play_session_id=None, now: dt.datetime | None = None) -> int:
 
 def pending_check(play_session_id, now: dt.datetime | None = None) -> FaceCheck | None:
     """The session's outstanding check (issued, not yet answered, not expired), if any."""
-    now = now or utcnow()
+    now = now or current_time()
     return (FaceCheck.select()
             .where((FaceCheck.play_session_id == str(play_session_id))
                    & FaceCheck.decision.is_null() & FaceCheck.used_at.is_null()
@@ -529,13 +547,80 @@ def check_due(play_ms_since_last_check: int, step_ms: int, *, mean_interval_s: i
     return (rng or random.SystemRandom()).random() < probability
 
 
+@dataclass
+class FaceState:
+    """Where a play session stands with its face checks, for the heartbeat answer."""
+
+    blocked: bool  # playback must pause: no pass yet, or the latest decided check did not pass
+    reason: str  # Chinese, why it is blocked ("" when not)
+    pending: FaceCheck | None  # the outstanding check whose snapshot the player must send
+    last: FaceCheck | None  # the latest decided check
+
+    def as_json(self) -> dict:
+        return {"blocked": self.blocked, "reason": self.reason,
+                "check": check_payload(self.pending) if self.pending else None}
+
+
+def check_payload(check: FaceCheck) -> dict:
+    """What the player needs to answer a check: its nonce, deadline and where to post."""
+    try:
+        from flask import url_for
+
+        url = url_for("proctor.submit_snapshot", nonce=check.nonce)
+    except RuntimeError:
+        url = f"/proctor/checks/{check.nonce}"
+    return {"nonce": check.nonce, "url": url, "kind": check.kind,
+            "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
+
+
+def face_state(play_session_id, now: dt.datetime | None = None) -> FaceState:
+    """The session's face-check state (expires overdue checks first)."""
+    now = now or current_time()
+    expire_overdue(play_session_id, now)
+    checks = session_checks(play_session_id)
+    decided = [c for c in checks if c.decided_at is not None]
+    last = max(decided, key=lambda c: (c.decided_at, c.id)) if decided else None
+    pending = pending_check(play_session_id, now)
+    if last is None:
+        blocked, reason = True, "请先完成人脸核验，再开始学习。"
+    elif not last.passed:
+        blocked, reason = True, last.reason or REASONS["mismatch"]
+    else:
+        blocked, reason = False, ""
+    return FaceState(blocked, reason, pending, last)
+
+
+def heartbeat_face(person: Person, lesson_id: int, play_session_id, *, step_ms: int,
+                   remaining_ms: int | None = None, now: dt.datetime | None = None,
+                   rng: random.Random | None = None) -> FaceState:
+    """One call per accepted heartbeat of a face-checked session: issues a random check when one
+    is due (check_due; and, while the session has had no in-play check yet, a uniformly random
+    moment before the lesson ends, so every lesson gets at least one), and returns the state.
+
+    step_ms is the play time the beat added; remaining_ms what is left of the lesson."""
+    now = now or current_time()
+    state = face_state(play_session_id, now)
+    if state.pending is not None or state.blocked or step_ms <= 0:
+        return state
+    checks = session_checks(play_session_id)
+    last_issue = max((c.issued_at for c in checks), default=None)
+    since_ms = server_ms(now) - server_ms(last_issue) if last_issue else step_ms
+    rng = rng or random.SystemRandom()
+    due = check_due(since_ms, step_ms, rng=rng)
+    if not due and remaining_ms is not None and not any(c.kind == "in_play" for c in checks):
+        due = remaining_ms <= step_ms or rng.random() < step_ms / remaining_ms
+    if due:
+        state.pending = issue_check(person, lesson_id, play_session_id, kind="in_play", now=now)
+    return state
+
+
 def bind_to_session(nonce: str, person: Person, lesson_id: int, play_session_id,
                     max_age_s: int = 600, now: dt.datetime | None = None) -> FaceCheck | None:
     """Attach a passed pre-play check (made before the play session existed) to the session.
 
     Returns the check, or None when the nonce is not this person's recent passed, unbound
     before-play check of that lesson."""
-    now = now or utcnow()
+    now = now or current_time()
     updated = (FaceCheck.update(play_session_id=str(play_session_id))
                .where((FaceCheck.nonce == str(nonce)) & (FaceCheck.person == person)
                       & (FaceCheck.lesson == lesson_id) & (FaceCheck.kind == "before_play")
@@ -581,7 +666,7 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
 
     ProctorError for what writes nothing (unknown or used nonce, bad image: the nonce stays
     usable for a bad image) and for an expired nonce (recorded as a timeout)."""
-    now = now or utcnow()
+    now = now or current_time()
     check = find_check(nonce, person)
     if check.used_at is not None or check.decision is not None:
         raise ProctorError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
@@ -659,7 +744,7 @@ def review(check: FaceCheck, reviewer, decision: str, reason: str,
     """An admin's decision on a failed or flagged check, with a written reason (audited).
 
     Overriding to "pass" calls on_override(check) so the study area can credit the held stretch."""
-    now = now or utcnow()
+    now = now or current_time()
     reason = (reason or "").strip()
     if decision not in ("pass", "fail"):
         raise ProctorError("decision", "请选择复核结论。")
@@ -697,7 +782,7 @@ def purge_snapshots(now: dt.datetime | None = None, retention_days: int | None =
 
     Also deletes the images of reference-change requests decided that long ago. Returns the
     number of images deleted."""
-    now = now or utcnow()
+    now = now or current_time()
     days = int(retention_days if retention_days is not None
                else setting("FACE_SNAPSHOT_RETENTION_DAYS"))
     cutoff = now - dt.timedelta(days=days)
