@@ -465,3 +465,17 @@ def test_checks_follow_the_configured_clock(ctx):
         assert service.latest_checks("s1")[0].server_ms == 1_634_000_000_000
     finally:
         del ctx.config["CLOCK"]
+
+
+def test_open_face_issues_the_pre_play_check_or_says_why_not(ctx):
+    person = wang()
+    state = service.open_face(person, None, "s1")
+    assert state.blocked and "同意" in state.reason and state.pending is None
+    service.record_consent(person, account_of(person), True)
+    state = service.open_face(person, None, "s1")
+    assert state.blocked and "登记" in state.reason and state.pending is None
+    service.add_reference(person, account_of(person), raw("a_enroll"))
+    state = service.open_face(person, None, "s1")
+    assert state.blocked and state.pending.kind == "before_play"
+    assert service.open_face(person, None, "s1").pending.id == state.pending.id  # not twice
+    assert state.as_json()["check"]["url"] == f"/proctor/checks/{state.pending.nonce}"

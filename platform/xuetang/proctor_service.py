@@ -16,7 +16,8 @@ For the study area (play sessions, heartbeats, the credit gate):
     heartbeat_face(person, lesson_id, play_session_id, step_ms=..., remaining_ms=...)
                                        # per beat: issues random checks; FaceState(blocked,
                                        # reason, pending) -> .as_json() for the answer
-    face_state(play_session_id)        # the same without issuing (e.g. when opening a session)
+    open_face(person, lesson_id, play_session_id)  # when a session opens: its pre-play check
+    face_state(play_session_id)        # the state without issuing anything
     check = issue_check(person, lesson_id, play_session_id, deadline_s)  # "check now" + nonce
     pending_check(play_session_id)     # the outstanding check, if any (re-send its nonce)
     check_due(play_ms_since_last_check, step_ms, rng=...)  # random, server-side scheduling
@@ -588,6 +589,24 @@ def face_state(play_session_id, now: dt.datetime | None = None) -> FaceState:
     else:
         blocked, reason = False, ""
     return FaceState(blocked, reason, pending, last)
+
+
+def open_face(person: Person, lesson_id: int, play_session_id,
+              now: dt.datetime | None = None) -> FaceState:
+    """When a face-checked play session opens: issue its check before playback (when the person
+    can take one) and return the state; without consent or references it says why it is blocked.
+    """
+    now = now or current_time()
+    if not has_consented(person):
+        return FaceState(True, "专业科目在线学习需进行人脸核验。您尚未同意采集人脸信息，"
+                               "本次学习不计学时；可在“人脸核验”页面同意后登记。", None, None)
+    if not is_enrolled(person):
+        return FaceState(True, "您尚未登记参考人脸，本次学习不计学时。请先在“人脸核验”页面登记。",
+                         None, None)
+    state = face_state(play_session_id, now)
+    if state.blocked and state.pending is None:
+        state.pending = issue_check(person, lesson_id, play_session_id, kind="before_play", now=now)
+    return state
 
 
 def heartbeat_face(person: Person, lesson_id: int, play_session_id, *, step_ms: int,

@@ -16,6 +16,7 @@
  *                                    1 s, 2 s, 4 s back-off); `data` is the parsed JSON (or null).
  *   stop()                        -> releases the camera
  *   errorMessage(err)             -> a Chinese message for a failed start()/capture()
+ *   isCameraError(err)            -> true when err came from the camera (not the network)
  *
  * A face check in the player:
  *   const blob = await XuetangCamera.capture();                 // 320 px, quality 0.7
@@ -128,8 +129,18 @@
     if (video) video.srcObject = null;
   }
 
+  function errorName(err) {
+    if (!err) return "";
+    return err.name && err.name !== "Error" ? err.name : (err.message || "");
+  }
+
+  function isCameraError(err) {
+    return /^(NotAllowedError|NotFoundError|NotReadableError|OverconstrainedError|SecurityError|AbortError|camera-)/
+      .test(errorName(err));
+  }
+
   function errorMessage(err) {
-    const name = (err && (err.name || err.message)) || "";
+    const name = errorName(err);
     if (name === "camera-unsupported") return "此浏览器无法使用摄像头，请使用新版浏览器并通过 https 访问，或改为上传照片。";
     if (name === "NotAllowedError" || name === "SecurityError") return "摄像头权限被拒绝。请在浏览器地址栏的权限设置中允许使用摄像头后重试。";
     if (name === "NotFoundError" || name === "OverconstrainedError") return "未找到摄像头。没有摄像头时无法获得专业科目学时。";
@@ -139,5 +150,6 @@
   }
 
   window.XuetangCamera = { supported: supported, start: start, capture: capture, post: post,
-                           stop: stop, errorMessage: errorMessage, csrfToken: csrfToken };
+                           stop: stop, errorMessage: errorMessage, isCameraError: isCameraError,
+                           csrfToken: csrfToken };
 })();

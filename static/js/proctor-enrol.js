@@ -48,7 +48,7 @@
       }
       say(res.ok ? "已提交。" : "未能登记，请按提示调整后重新拍摄。");
     } catch (err) {
-      say(err && err.name ? cam.errorMessage(err) : "网络连接失败，请稍后重试。");
+      say(cam.isCameraError(err) ? cam.errorMessage(err) : "网络连接失败，请稍后重试。");
     }
     shootButton.disabled = false;
   });
