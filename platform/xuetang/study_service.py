@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app, has_app_context
-from peewee import fn
+from peewee import Case, fn
 
 from xuetang.db import database, is_postgres, is_sqlite
 from xuetang.models import (
     ActivePlay,
     BeatRejection,
+    Course,
     CourseSeries,
     LedgerLine,
     Lesson,
@@ -132,20 +133,17 @@ def course_cap_minutes(course, study_year: StudyYear) -> int:
     return cap_minutes(0, 10**9, course.declared_hours, study_year.minutes_per_hour)
 
 
-def course_minutes(person, course, year: int) -> int:
-    """Online minutes already credited to the person for a course in a year."""
-    return (StudyCredit.select(fn.COALESCE(fn.SUM(StudyCredit.minutes), 0))
-            .where((StudyCredit.person == person) & (StudyCredit.course == course)
-                   & (StudyCredit.year == year))
-            .scalar()) or 0
-
-
-def lesson_minutes(person, lesson, year: int) -> int:
-    """Online minutes already credited to the person for a lesson in a year."""
-    return (StudyCredit.select(fn.COALESCE(fn.SUM(StudyCredit.minutes), 0))
-            .where((StudyCredit.person == person) & (StudyCredit.lesson == lesson)
-                   & (StudyCredit.year == year))
-            .scalar()) or 0
+def credited_minutes(person, lesson, year: int) -> tuple[int, int]:
+    """Online minutes already credited to the person this year: (the lesson's course, the lesson)."""
+    row = (StudyCredit.select(
+        fn.COALESCE(fn.SUM(StudyCredit.minutes), 0),
+        fn.COALESCE(fn.SUM(Case(None, [(StudyCredit.lesson == lesson.id, StudyCredit.minutes)], 0)),
+                    0))
+        .where((StudyCredit.person == person) & (StudyCredit.course == lesson.course_id)
+               & (StudyCredit.year == year))
+        .tuples()
+        .first())
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 @dataclass
@@ -156,6 +154,8 @@ class Eligibility:
     reason: str = ""
     study_year: StudyYear | None = None
     day: dt.date | None = None
+    course_minutes: int = 0  # already credited to the course this year
+    lesson_minutes: int = 0  # already credited to the lesson this year
 
 
 def eligibility(person, lesson: Lesson, server_ms: int) -> Eligibility:
@@ -166,21 +166,23 @@ def eligibility(person, lesson: Lesson, server_ms: int) -> Eligibility:
         return Eligibility(False, f"{day.year} 年度学时政策尚未发布，现在学习不计学时。", None, day)
     course = lesson.course
     if course.category == PROFESSIONAL:
+        reason = ""
         if not own_series(person, course):
-            return Eligibility(False, "本课程是其他职称系列的专业课，学习不计入您的专业科目学时。",
-                               study_year, day)
-        if day < study_year.window_start:
-            return Eligibility(
-                False, f"{study_year.year} 年度专业课学习时间为 {study_year.window_start} 至 "
-                f"{study_year.window_end}，尚未开始，现在学习不计学时。", study_year, day)
-        if day > study_year.window_end:
-            return Eligibility(
-                False, f"{study_year.year} 年度专业课学习已于 {study_year.window_end} 截止，"
-                "逾期不再安排专业课补学，现在学习不计学时。", study_year, day)
-    if course_minutes(person, course, study_year.year) >= course_cap_minutes(course, study_year):
+            reason = "本课程是其他职称系列的专业课，学习不计入您的专业科目学时。"
+        elif day < study_year.window_start:
+            reason = (f"{study_year.year} 年度专业课学习时间为 {study_year.window_start} 至 "
+                      f"{study_year.window_end}，尚未开始，现在学习不计学时。")
+        elif day > study_year.window_end:
+            reason = (f"{study_year.year} 年度专业课学习已于 {study_year.window_end} 截止，"
+                      "逾期不再安排专业课补学，现在学习不计学时。")
+        if reason:
+            return Eligibility(False, reason, study_year, day,
+                               *credited_minutes(person, lesson, study_year.year))
+    course_total, lesson_total = credited_minutes(person, lesson, study_year.year)
+    if course_total >= course_cap_minutes(course, study_year):
         return Eligibility(False, f"本课程 {study_year.year} 年度已计满 {course.declared_hours} 学时，"
-                           "继续学习不再增加学时。", study_year, day)
-    return Eligibility(True, "", study_year, day)
+                           "继续学习不再增加学时。", study_year, day, course_total, lesson_total)
+    return Eligibility(True, "", study_year, day, course_total, lesson_total)
 
 
 # ---------------------------------------------------------------- the face gate (pluggable)
@@ -204,8 +206,9 @@ def _locked():
     return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
 
 
-def _for_update(query):
-    return query.for_update() if is_postgres() else query
+def _for_update(query, of=None):
+    """Row locks on PostgreSQL (SQLite's BEGIN IMMEDIATE already holds the database write lock)."""
+    return query.for_update(of=of) if is_postgres() else query
 
 
 def _lock_pointer(person) -> ActivePlay:
@@ -332,45 +335,60 @@ def record_heartbeat(person, payload) -> BeatResult:
     server_ms = now_ms()
     lesson_id, beat = parse_beat(payload, server_ms)
     with _locked():
-        play = _for_update(PlaySession.select().where(PlaySession.token == beat.session_id)).first()
+        play = _for_update(
+            PlaySession.select(PlaySession, Lesson, Course)
+            .join(Lesson).join(Course)
+            .where(PlaySession.token == beat.session_id), of=PlaySession).first()
         if play is None or play.person_id != person.id:
             raise StudyError(404, "播放会话不存在，请刷新页面后重新播放。")
         if play.lesson_id != lesson_id:
             raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
+        play.person = person
         lesson = play.lesson
-        if not is_playable(lesson):
+        if lesson.status != "ready" or not lesson.course.published:
             raise StudyError(403, "该课程当前不可学习。")
-        pointer = _lock_pointer(person)
-        active_token = (PlaySession.select(PlaySession.token)
-                        .where(PlaySession.id == pointer.play_session_id).scalar()
-                        if pointer.play_session_id else None)
+        active_id = _for_update(ActivePlay.select(ActivePlay.play_session)
+                                .where(ActivePlay.person == person)).scalar()
+        # accept() compares session ids; any id but this session's own means "taken over".
+        active_token = None if active_id is None else (
+            beat.session_id if active_id == play.id else f"#{active_id}")
         outcome = accept(_state(play), beat, active_token)
-        for rejection in outcome.rejections:
-            BeatRejection.create(play_session=play, seq=beat.seq, code=rejection.code,
-                                 reason=rejection.reason, detail=rejection.detail,
-                                 position_ms=min(max(beat.position_ms, -1), 2**31 - 1),
-                                 server_ms=server_ms)
+        if outcome.rejections:
+            BeatRejection.insert_many([
+                {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
+                 "detail": r.detail, "position_ms": min(max(beat.position_ms, -1), 2**31 - 1),
+                 "server_ms": server_ms}
+                for r in outcome.rejections]).execute()
         if not outcome.ignored:
             _store_state(play, outcome.state, server_ms)
+            new = []
             if outcome.played is not None:
                 played = outcome.played
-                WatchStretch.create(
+                new.append(WatchStretch.create(
                     play_session=play, person=person, lesson=lesson, seq=played.seq,
                     start_ms=played.start_ms, end_ms=played.end_ms,
-                    server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms)
-            _settle(play, outcome.state, server_ms)
+                    server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms))
+            _settle(play, outcome.state, server_ms, new)
         result = BeatResult(seq=beat.seq, accepted=not outcome.ignored,
                             codes=list(outcome.codes),
                             reasons=[r.reason for r in outcome.rejections],
-                            progress=progress(person, lesson, server_ms, play=play))
+                            progress=progress(person, lesson, server_ms, play=play,
+                                              state=outcome.state))
     return result
 
 
-def _settle(play: PlaySession, state: SessionState, server_ms: int) -> None:
-    """Run the gate over the session's held stretches: credit, keep holding, or drop."""
-    held = list(WatchStretch.select()
-                .where((WatchStretch.play_session == play) & (WatchStretch.status == "held"))
-                .order_by(WatchStretch.seq))
+def _settle(play: PlaySession, state: SessionState, server_ms: int,
+            new: list[WatchStretch] | None = None) -> None:
+    """Run the gate over the session's held stretches: credit, keep holding, or drop.
+
+    Without face checks the gate is open, so nothing stays held between beats: only the
+    stretches this beat just made (`new`) can be waiting."""
+    if new is not None and not play.face_required:
+        held = list(new)
+    else:
+        held = list(WatchStretch.select()
+                    .where((WatchStretch.play_session == play) & (WatchStretch.status == "held"))
+                    .order_by(WatchStretch.seq))
     if not held:
         return
     gate = Gate(requires_face_check=play.face_required)
@@ -387,7 +405,7 @@ def _settle(play: PlaySession, state: SessionState, server_ms: int) -> None:
 
 def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int) -> None:
     """Credit gate-approved stretches: whole new minutes of the lesson become one ledger line."""
-    person, lesson = play.person, play.lesson
+    person, lesson = play.person, play.lesson  # both already loaded by the caller
     course = lesson.course
     decided_at = as_utc(server_ms)
     allowed = eligibility(person, lesson, server_ms)
@@ -405,7 +423,7 @@ def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int) ->
     new = [Stretch(s.start_ms, s.end_ms) for s in stretches]
     duration = lesson.duration_ms
     gained = minutes_gained(previous, new, duration)
-    minutes = cap_minutes(course_minutes(person, course, year), gained, course.declared_hours,
+    minutes = cap_minutes(allowed.course_minutes, gained, course.declared_hours,
                           study_year.minutes_per_hour)
     credit = None
     if minutes > 0:
@@ -432,29 +450,24 @@ def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int) ->
 # ---------------------------------------------------------------- what the page shows
 
 
-def progress(person, lesson: Lesson, server_ms: int, play: PlaySession | None = None) -> dict:
+def progress(person, lesson: Lesson, server_ms: int, play: PlaySession | None = None,
+             state: SessionState | None = None) -> dict:
     """The lesson's credited minutes, the course's progress and whether play can earn now."""
     allowed = eligibility(person, lesson, server_ms)
     info = {"can_earn": allowed.can_earn, "notice": allowed.reason,
-            "lesson_minutes": 0, "course_minutes": 0, "course_cap_minutes": None,
-            "year": allowed.day.year if allowed.day else None}
-    if allowed.study_year is not None:
-        year = allowed.study_year.year
-        info["lesson_minutes"] = lesson_minutes(person, lesson, year)
-        info["course_minutes"] = course_minutes(person, lesson.course, year)
-        info["course_cap_minutes"] = course_cap_minutes(lesson.course, allowed.study_year)
-        covered = [Stretch(s.start_ms, s.end_ms) for s in WatchStretch.select().where(
-            (WatchStretch.person == person) & (WatchStretch.lesson == lesson)
-            & (WatchStretch.status == "credited") & (WatchStretch.year == year))]
-        info["lesson_covered_ms"] = measure_ms(covered, lesson.duration_ms)
-    info["duration_ms"] = lesson.duration_ms
+            "lesson_minutes": allowed.lesson_minutes, "course_minutes": allowed.course_minutes,
+            "course_cap_minutes": (course_cap_minutes(lesson.course, allowed.study_year)
+                                   if allowed.study_year else None),
+            "year": allowed.day.year if allowed.day else None,
+            "duration_ms": lesson.duration_ms}
     if play is not None:
-        state = _state(play)
+        state = state or _state(play)
         info["superseded"] = state.superseded
         info["closed"] = state.closed
-        info["held_ms"] = sum(
-            s.end_ms - s.start_ms for s in WatchStretch.select().where(
-                (WatchStretch.play_session == play) & (WatchStretch.status == "held")))
+        if play.face_required:
+            info["held_ms"] = sum(
+                s.end_ms - s.start_ms for s in WatchStretch.select().where(
+                    (WatchStretch.play_session == play) & (WatchStretch.status == "held")))
         if state.superseded:
             info["notice"] = watching.REASONS[watching.SUPERSEDED]
     return info
