@@ -94,15 +94,22 @@ def init_app(app) -> None:
     configure(app.config)
 
 
+_worker_lock = threading.Lock()
+_worker = {"app": None}  # the consumer process's app, created once from the environment
+
+
 def _app():
     """The Flask app a job runs in: the current one (inline jobs, tests) or one from the env."""
     from flask import current_app, has_app_context
 
     if has_app_context():
         return current_app._get_current_object()
-    from xuetang import create_app
+    with _worker_lock:
+        if _worker["app"] is None:
+            from xuetang import create_app
 
-    return create_app()
+            _worker["app"] = create_app()
+        return _worker["app"]
 
 
 class Superseded(Exception):

@@ -16,7 +16,8 @@ from flask_wtf import FlaskForm
 from peewee import JOIN, fn
 from wtforms import DecimalField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.i18n import get_translations
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from xuetang import jobs, media_store
@@ -41,9 +42,19 @@ class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form):
+        known = {getattr(choice, "value", None) or choice[0] for choice in self.choices or []}
+        if any(value not in known for value in self.data or []):
+            raise ValidationError("所选职称系列不存在，请刷新页面后重新选择")
+
 
 class CourseForm(FlaskForm):
-    title = StringField("课程名称", validators=[DataRequired("请填写课程名称"), Length(max=100)])
+    class Meta:
+        def get_translations(self, form):
+            return get_translations(["zh"])  # WTForms' own messages in Chinese
+
+    title = StringField("课程名称", validators=[DataRequired("请填写课程名称"),
+                                            Length(max=100, message="课程名称不超过100字")])
     description = TextAreaField("课程简介", validators=[Length(max=2000, message="简介不超过2000字")])
     category = RadioField("科目类别", choices=[SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()],
                           validators=[InputRequired("请选择科目类别")])
@@ -55,11 +66,11 @@ class CourseForm(FlaskForm):
 
     def validate_series(self, field):
         if self.category.data == "professional" and not field.data:
-            raise ValueError("专业科目至少选择一个职称系列")
+            raise ValidationError("专业科目至少选择一个职称系列")
 
     def validate_declared_hours(self, field):
         if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
-            raise ValueError("课程学时最多保留两位小数")
+            raise ValidationError("课程学时最多保留两位小数")
 
 
 # ---------------------------------------------------------------------------------------------

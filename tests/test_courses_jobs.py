@@ -1,0 +1,191 @@
+"""Transcode jobs: failures with reasons, retries, superseded jobs, and a worker killed midway."""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.videos import make_video
+from xuetang import jobs, media_store
+from xuetang.db import database
+from xuetang.models import Course, Lesson, Organization, Rendition
+from xuetang.video.ffmpeg import TranscodeError, ffmpeg_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def source_video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("jobs") / "src.mp4", seconds=2, size="320x240")
+
+
+def lesson_with_source(app, video: Path, token="t" * 16) -> int:
+    """A lesson whose uploaded source is in place, waiting for its job (token)."""
+    with app.app_context(), database.connection_context():
+        org = Organization.get(Organization.kind == "title_office")
+        course = Course.create(organization=org, title="转码任务测试", category="public",
+                               declared_hours=1)
+        lesson = Lesson.create(course=course, title="第一讲", position=1)
+        name = media_store.new_source_name(lesson.id)
+        path = media_store.resolve(app.config["MEDIA_ROOT"], name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(video, path)
+        Lesson.update(source_name=name, status="uploaded", job_token=token).where(
+            Lesson.id == lesson.id).execute()
+        return lesson.id
+
+
+def failing_ffmpeg(tmp_path: Path) -> str:
+    """An ffmpeg that probes fine but fails every encode (like a crash or a full disk)."""
+    script = tmp_path / "ffmpeg-fails"
+    script.write_text(f"""#!/bin/sh
+for a in "$@"; do [ "$a" = "-progress" ] && {{ echo "simulated encoder failure" >&2; exit 1; }}; done
+exec {ffmpeg_binary(None)} "$@"
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def get(app, lesson_id):
+    with app.app_context(), database.connection_context():
+        lesson = Lesson.get_by_id(lesson_id)
+        renditions = list(Rendition.select().where(Rendition.lesson == lesson_id))
+    return lesson, renditions
+
+
+def version_dirs(app, lesson_id):
+    folder = media_store.lesson_dir(app.config["MEDIA_ROOT"], lesson_id)
+    return [p for p in folder.iterdir() if p.is_dir()] if folder.exists() else []
+
+
+def test_final_failure_shows_the_reason_and_leaves_nothing(app, source_video, tmp_path):
+    lesson_id = lesson_with_source(app, source_video)
+    app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
+    with app.app_context():
+        assert jobs.run_transcode(lesson_id, "t" * 16, final_attempt=True) == "failed"
+    lesson, renditions = get(app, lesson_id)
+    assert lesson.status == "failed" and "ffmpeg 转码失败" in lesson.failure_reason
+    assert renditions == [] and version_dirs(app, lesson_id) == []
+    assert lesson.attempts == 1
+
+
+def test_an_earlier_failure_is_retried_by_huey(app, source_video, tmp_path):
+    lesson_id = lesson_with_source(app, source_video)
+    app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
+    with app.app_context(), pytest.raises(TranscodeError):
+        jobs.run_transcode(lesson_id, "t" * 16, final_attempt=False)
+    lesson, _ = get(app, lesson_id)
+    assert lesson.status == "uploaded" and "稍后自动重试" in lesson.failure_reason
+    app.config["FFMPEG_BINARY"] = None  # the next attempt succeeds
+    with app.app_context():
+        assert jobs.run_transcode(lesson_id, "t" * 16) == "ready"
+    lesson, renditions = get(app, lesson_id)
+    assert lesson.status == "ready" and lesson.failure_reason == "" and len(renditions) == 2
+    assert lesson.attempts == 2
+
+
+def test_a_superseded_job_does_nothing(app, source_video):
+    lesson_id = lesson_with_source(app, source_video, token="new-token-000000")
+    with app.app_context():
+        assert jobs.run_transcode(lesson_id, "old-token-000000") == "skipped"
+    lesson, renditions = get(app, lesson_id)
+    assert lesson.status == "uploaded" and renditions == []
+
+
+def test_retry_button_requeues_a_failed_lesson(app, client, auth, source_video, tmp_path):
+    lesson_id = lesson_with_source(app, source_video)
+    app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
+    with app.app_context():
+        jobs.run_transcode(lesson_id, "t" * 16)
+    app.config["FFMPEG_BINARY"] = None
+    auth.login("uploader")
+    token = auth.csrf("/courses/")
+    page = client.get(f"/courses/lessons/{lesson_id}/status").get_data(as_text=True)
+    assert "转码失败" in page and "重试转码" in page
+    reply = client.post(f"/courses/lessons/{lesson_id}/retry", headers={"X-CSRFToken": token,
+                                                                          "HX-Request": "true"})
+    assert reply.status_code == 200 and "可播放" in reply.get_data(as_text=True)
+    again = client.post(f"/courses/lessons/{lesson_id}/retry", headers={"X-CSRFToken": token})
+    assert again.status_code == 409 and "只有转码失败的课时可以重试" in again.get_data(as_text=True)
+
+
+def test_queue_storage_is_created_on_first_use(tmp_path):
+    path = tmp_path / "q" / "huey.sqlite3"
+    queue = jobs.make_huey({"HUEY_BACKEND": "sqlite", "HUEY_SQLITE_PATH": str(path),
+                            "HUEY_IMMEDIATE": False})
+    assert not path.exists()
+    assert queue.pending_count() == 0 and path.exists()
+    with pytest.raises(ValueError):
+        jobs.make_huey({"HUEY_BACKEND": "rabbit", "HUEY_IMMEDIATE": False})
+
+
+def _consumer(env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "huey.bin.huey_consumer", "xuetang.jobs.huey", "-w", "1", "-k", "thread",
+         "-q"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait(app, lesson_id, predicate, timeout, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lesson, renditions = get(app, lesson_id)
+        if predicate(lesson):
+            return lesson, renditions
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    raise AssertionError(f"lesson stayed {lesson.status} ({lesson.progress}%)")
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.stderr.close()
+
+
+def test_worker_killed_mid_transcode_is_recovered(app, tmp_path):
+    video = make_video(tmp_path / "long.mp4", seconds=12, size="640x360")
+    queue_file = tmp_path / "huey.sqlite3"
+    app.config.update(HUEY_IMMEDIATE=False, HUEY_SQLITE_PATH=str(queue_file))
+    jobs.configure(app.config)
+    try:
+        lesson_id = lesson_with_source(app, video)
+        with app.app_context(), database.connection_context():
+            jobs.enqueue_transcode(Lesson.get_by_id(lesson_id))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUEY_", "FFMPEG"))}
+        env.update(DATABASE_URL=app.config["DATABASE_URL"], MEDIA_ROOT=app.config["MEDIA_ROOT"],
+                   HUEY_SQLITE_PATH=str(queue_file), SECRET_KEY="test", DEMO_MEDIA="0",
+                   PYTHONPATH=os.pathsep.join([str(ROOT / "platform"), str(ROOT)]))
+        worker = _consumer(env)
+        try:
+            _wait(app, lesson_id, lambda lesson: lesson.status == "transcoding" and lesson.progress >= 1,
+                  60, worker)
+        finally:
+            _stop(worker)  # kill -9 the worker and its ffmpeg midway
+        lesson, renditions = get(app, lesson_id)
+        assert lesson.status == "transcoding" and lesson.progress < 100
+        assert renditions == [] and lesson.media_version is None
+        finals = [p for d in version_dirs(app, lesson_id) for p in d.iterdir()
+                  if not p.name.endswith(".part")]
+        assert finals == []  # only temp names: nothing looks finished
+
+        worker = _consumer(env)  # a new worker recovers the interrupted job at start-up
+        try:
+            lesson, renditions = _wait(app, lesson_id, lambda lesson: lesson.status in ("ready", "failed"),
+                                       90, worker)
+        finally:
+            _stop(worker)
+        assert lesson.status == "ready", lesson.failure_reason
+        assert lesson.attempts == 2 and {r.name for r in renditions} == {"360p", "240p"}
+        assert [d.name for d in version_dirs(app, lesson_id)] == [lesson.media_version]
+        assert not list(media_store.lesson_dir(app.config["MEDIA_ROOT"], lesson_id).rglob("*.part"))
+    finally:
+        app.config["HUEY_IMMEDIATE"] = True
+        jobs.configure(app.config)
