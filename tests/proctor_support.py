@@ -71,3 +71,22 @@ def mirrored(name: str) -> bytes:
     buf = io.BytesIO()
     ImageOps.mirror(Image.open(FACES / f"{name}.jpg")).convert("RGB").save(buf, "JPEG", quality=90)
     return buf.getvalue()
+
+
+def make_live_y4m(image_path, out_path, width: int = 320, height: int = 240,
+                  seconds: int = 100, fps: int = 2):
+    """A fake camera that behaves like a live one: light temporal noise makes every frame (and so
+    every snapshot) differ in its bytes, as a real sensor's do. A still y4m loops one frame, and
+    two snapshots of it are byte-identical: the server rightly refuses the second as a replay.
+    Longer than any test's camera time, so no frame comes round twice."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = Path(out_path).resolve()
+    vf = (f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+          f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,noise=alls=3:allf=t,format=yuv420p")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1",
+                    "-i", str(image_path), "-vf", vf, "-t", str(seconds), "-r", str(fps), str(out)],
+                   check=True, capture_output=True)
+    return out
