@@ -44,8 +44,9 @@ SERVER = textwrap.dedent('''
 
     settle = study_service._settle
     def settle_then_maybe_die(*args, **kwargs):
-        settle(*args, **kwargs)
+        minutes = settle(*args, **kwargs)
         kill_if("in_transaction")
+        return minutes
     study_service._settle = settle_then_maybe_die
 
     record = study_service.record_heartbeat

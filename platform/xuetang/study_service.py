@@ -21,7 +21,9 @@ epoch milliseconds).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import secrets
 import time
@@ -39,6 +41,7 @@ from xuetang.models import (
     CourseSeries,
     LedgerLine,
     Lesson,
+    LessonCoverage,
     PlaySession,
     Rendition,
     StudyCredit,
@@ -59,6 +62,7 @@ from xuetang.rules.watching import (
     minutes_gained,
     new_session,
     supersede,
+    union,
 )
 
 # A resume position this close to the end starts the lesson again from the beginning.
@@ -180,9 +184,14 @@ def eligibility(person, lesson: Lesson, server_ms: int) -> Eligibility:
                                *credited_minutes(person, lesson, study_year.year))
     course_total, lesson_total = credited_minutes(person, lesson, study_year.year)
     if course_total >= course_cap_minutes(course, study_year):
-        return Eligibility(False, f"本课程 {study_year.year} 年度已计满 {course.declared_hours} 学时，"
-                           "继续学习不再增加学时。", study_year, day, course_total, lesson_total)
+        return Eligibility(False, cap_reason(course, study_year), study_year, day, course_total,
+                           lesson_total)
     return Eligibility(True, "", study_year, day, course_total, lesson_total)
+
+
+def cap_reason(course, study_year: StudyYear) -> str:
+    return (f"本课程 {study_year.year} 年度已计满 {course.declared_hours} 学时，"
+            "继续学习不再增加学时。")
 
 
 # ---------------------------------------------------------------- the face gate (pluggable)
@@ -201,9 +210,25 @@ def session_checks(play: PlaySession) -> list[Check]:
 # ---------------------------------------------------------------- transactions
 
 
+@contextlib.contextmanager
 def _locked():
-    """A transaction holding the write lock: SQLite BEGIN IMMEDIATE; PostgreSQL row locks follow."""
-    return database.atomic("IMMEDIATE") if is_sqlite() else database.atomic()
+    """A transaction holding the write lock: SQLite BEGIN IMMEDIATE; PostgreSQL row locks follow.
+
+    On SQLite, writers first queue on an flock(2) of a file beside the database: the kernel wakes
+    the next one the moment the lock is free, where SQLite's own busy handler would sleep in
+    growing steps (up to 100 ms) and time out under load. The kernel drops the lock of a killed
+    process."""
+    if not is_sqlite() or database.obj.database in ("", ":memory:"):
+        with database.atomic():
+            yield
+        return
+    with open(database.obj.database + ".heartbeat-lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            with database.atomic("IMMEDIATE"):
+                yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _for_update(query, of=None):
@@ -331,22 +356,30 @@ def parse_beat(payload, server_ms: int) -> tuple[int, Heartbeat]:
 
 
 def record_heartbeat(person, payload) -> BeatResult:
-    """Fold one heartbeat into its play session, in one locked transaction; answer with progress."""
+    """Fold one heartbeat into its play session, in one locked transaction; answer with progress.
+
+    What does not change under the lock (the session's lesson and course, the study year, the
+    series) is read before it; the session state, the takeover pointer and the lesson coverage
+    are read and written under it."""
     server_ms = now_ms()
     lesson_id, beat = parse_beat(payload, server_ms)
-    with _locked():
-        play = _for_update(
-            PlaySession.select(PlaySession, Lesson, Course)
+    play = (PlaySession.select(PlaySession, Lesson, Course)
             .join(Lesson).join(Course)
-            .where(PlaySession.token == beat.session_id), of=PlaySession).first()
-        if play is None or play.person_id != person.id:
-            raise StudyError(404, "播放会话不存在，请刷新页面后重新播放。")
-        if play.lesson_id != lesson_id:
-            raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
-        play.person = person
-        lesson = play.lesson
-        if lesson.status != "ready" or not lesson.course.published:
-            raise StudyError(403, "该课程当前不可学习。")
+            .where(PlaySession.token == beat.session_id)
+            .first())
+    if play is None or play.person_id != person.id:
+        raise StudyError(404, "播放会话不存在，请刷新页面后重新播放。")
+    if play.lesson_id != lesson_id:
+        raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
+    play.person = person
+    lesson = play.lesson
+    if lesson.status != "ready" or not lesson.course.published:
+        raise StudyError(403, "该课程当前不可学习。")
+    allowed = eligibility(person, lesson, server_ms)
+    added = 0
+    with _locked():
+        play.state = _for_update(PlaySession.select(PlaySession.state)
+                                 .where(PlaySession.id == play.id)).scalar()
         active_id = _for_update(ActivePlay.select(ActivePlay.play_session)
                                 .where(ActivePlay.person == person)).scalar()
         # accept() compares session ids; any id but this session's own means "taken over".
@@ -364,75 +397,88 @@ def record_heartbeat(person, payload) -> BeatResult:
             new = []
             if outcome.played is not None:
                 played = outcome.played
-                new.append(WatchStretch.create(
+                new.append(WatchStretch(
                     play_session=play, person=person, lesson=lesson, seq=played.seq,
                     start_ms=played.start_ms, end_ms=played.end_ms,
                     server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms))
-            _settle(play, outcome.state, server_ms, new)
-        result = BeatResult(seq=beat.seq, accepted=not outcome.ignored,
-                            codes=list(outcome.codes),
-                            reasons=[r.reason for r in outcome.rejections],
-                            progress=progress(person, lesson, server_ms, play=play,
-                                              state=outcome.state))
-    return result
+            added = _settle(play, outcome.state, server_ms, new, allowed)
+    return BeatResult(seq=beat.seq, accepted=not outcome.ignored, codes=list(outcome.codes),
+                      reasons=[r.reason for r in outcome.rejections],
+                      progress=progress(person, lesson, server_ms, play=play,
+                                        state=outcome.state, allowed=allowed, added=added))
 
 
 def _settle(play: PlaySession, state: SessionState, server_ms: int,
-            new: list[WatchStretch] | None = None) -> None:
+            new: list[WatchStretch] | None = None, allowed: Eligibility | None = None) -> int:
     """Run the gate over the session's held stretches: credit, keep holding, or drop.
 
-    Without face checks the gate is open, so nothing stays held between beats: only the
-    stretches this beat just made (`new`) can be waiting."""
-    if new is not None and not play.face_required:
-        held = list(new)
-    else:
+    `new` are this beat's stretches, not yet saved. Without face checks the gate is open, so
+    nothing stays held between beats and only they can be waiting. Returns minutes credited."""
+    new = list(new or [])
+    if play.face_required:
+        for stretch in new:
+            stretch.save()
         held = list(WatchStretch.select()
                     .where((WatchStretch.play_session == play) & (WatchStretch.status == "held"))
                     .order_by(WatchStretch.seq))
+    else:
+        held = new
     if not held:
-        return
+        return 0
     gate = Gate(requires_face_check=play.face_required)
     checks = session_checks(play) if play.face_required else []
     decided = release(held, checks, gate, session_closed=state.closed or state.superseded)
+    for stretch in decided.held:
+        stretch.save()
     for stretch in decided.dropped:
         stretch.status = "dropped"
         stretch.note = "此段播放之后没有通过的人脸核验，不计学时"
         stretch.decided_at = as_utc(server_ms)
         stretch.save()
     if decided.credited:
-        _credit(play, list(decided.credited), server_ms)
+        return _credit(play, list(decided.credited), server_ms, allowed)
+    return 0
 
 
-def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int) -> None:
-    """Credit gate-approved stretches: whole new minutes of the lesson become one ledger line."""
-    person, lesson = play.person, play.lesson  # both already loaded by the caller
+def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
+            allowed: Eligibility | None = None) -> int:
+    """Credit gate-approved stretches: whole new minutes of the lesson become one ledger line.
+
+    Returns the minutes written to the ledger."""
+    person, lesson = play.person, play.lesson
     course = lesson.course
     decided_at = as_utc(server_ms)
-    allowed = eligibility(person, lesson, server_ms)
+    allowed = allowed or eligibility(person, lesson, server_ms)
     if not allowed.can_earn:
         for stretch in stretches:
             stretch.status, stretch.note, stretch.decided_at = "uncounted", allowed.reason, decided_at
             stretch.save()
-        return
+        return 0
     study_year = allowed.study_year
     year = study_year.year
-    credited = (WatchStretch.select()
-                .where((WatchStretch.person == person) & (WatchStretch.lesson == lesson)
-                       & (WatchStretch.status == "credited") & (WatchStretch.year == year)))
-    previous = [Stretch(s.start_ms, s.end_ms) for s in credited]
+    coverage = _for_update(LessonCoverage.select().where(
+        (LessonCoverage.person == person) & (LessonCoverage.lesson == lesson)
+        & (LessonCoverage.year == year))).first()
+    if coverage is None:
+        coverage = LessonCoverage(person=person, lesson=lesson, year=year)
+    previous = [Stretch(a, b) for a, b in json.loads(coverage.stretches)]
     new = [Stretch(s.start_ms, s.end_ms) for s in stretches]
     duration = lesson.duration_ms
+    merged = union([*previous, *new])
     gained = minutes_gained(previous, new, duration)
-    minutes = cap_minutes(allowed.course_minutes, gained, course.declared_hours,
-                          study_year.minutes_per_hour)
+    minutes = 0
+    if gained > 0:
+        course_total, _lesson_total = credited_minutes(person, lesson, year)  # fresh, locked
+        minutes = cap_minutes(course_total, gained, course.declared_hours,
+                              study_year.minutes_per_hour)
     credit = None
     if minutes > 0:
         line = LedgerLine.append(person, year, course.category, ONLINE, minutes=minutes,
                                  evidence=f"线上学习：{course.title} · {lesson.title}")
         credit = StudyCredit.create(
             ledger_line=line, person=person, lesson=lesson, course=course, year=year,
-            minutes=minutes, covered_before_ms=measure_ms(previous, duration),
-            covered_after_ms=measure_ms([*previous, *new], duration), uncapped_minutes=gained,
+            minutes=minutes, covered_before_ms=coverage.covered_ms,
+            covered_after_ms=measure_ms(merged, duration), uncapped_minutes=gained,
             credited_at=decided_at)
         # Seconds credited earlier without completing a minute are part of this line's minutes.
         (WatchStretch.update(credit=credit)
@@ -440,26 +486,36 @@ def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int) ->
                 & (WatchStretch.status == "credited") & (WatchStretch.year == year)
                 & (WatchStretch.credit.is_null()))
          .execute())
+    coverage.stretches = json.dumps([[s.start_ms, s.end_ms] for s in merged])
+    coverage.covered_ms = measure_ms(merged, duration)
+    coverage.save()
     note = "本课程已达申报学时上限，超出部分不计" if minutes < gained else ""
     for stretch in stretches:
         stretch.status, stretch.year, stretch.credit = "credited", year, credit
         stretch.note, stretch.decided_at = note, decided_at
         stretch.save()
+    return minutes
 
 
 # ---------------------------------------------------------------- what the page shows
 
 
 def progress(person, lesson: Lesson, server_ms: int, play: PlaySession | None = None,
-             state: SessionState | None = None) -> dict:
-    """The lesson's credited minutes, the course's progress and whether play can earn now."""
-    allowed = eligibility(person, lesson, server_ms)
+             state: SessionState | None = None, allowed: Eligibility | None = None,
+             added: int = 0) -> dict:
+    """The lesson's credited minutes, the course's progress and whether play can earn now.
+
+    `allowed` read before a beat plus the minutes the beat `added` give the state after it."""
+    allowed = allowed or eligibility(person, lesson, server_ms)
+    cap = course_cap_minutes(lesson.course, allowed.study_year) if allowed.study_year else None
     info = {"can_earn": allowed.can_earn, "notice": allowed.reason,
-            "lesson_minutes": allowed.lesson_minutes, "course_minutes": allowed.course_minutes,
-            "course_cap_minutes": (course_cap_minutes(lesson.course, allowed.study_year)
-                                   if allowed.study_year else None),
+            "lesson_minutes": allowed.lesson_minutes + added,
+            "course_minutes": allowed.course_minutes + added,
+            "course_cap_minutes": cap,
             "year": allowed.day.year if allowed.day else None,
             "duration_ms": lesson.duration_ms}
+    if allowed.can_earn and cap is not None and info["course_minutes"] >= cap:
+        info["can_earn"], info["notice"] = False, cap_reason(lesson.course, allowed.study_year)
     if play is not None:
         state = state or _state(play)
         info["superseded"] = state.superseded

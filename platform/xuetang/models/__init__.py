@@ -27,6 +27,7 @@ from xuetang.models.study import (
     STUDY_MODELS,
     ActivePlay,
     BeatRejection,
+    LessonCoverage,
     PlaySession,
     StudyCredit,
     WatchStretch,
@@ -45,5 +46,6 @@ __all__ = [
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear", "utcnow",
     "PROCTOR_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
-    "STUDY_MODELS", "ActivePlay", "BeatRejection", "PlaySession", "StudyCredit", "WatchStretch",
+    "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
+    "WatchStretch",
 ]

@@ -4,7 +4,8 @@ The accounting itself is pure (rules.watching, rules.gate); these tables keep it
 evidence. A PlaySession holds the session's SessionState as JSON. Each played stretch is a
 WatchStretch row (held -> credited | dropped | uncounted); each refused beat a BeatRejection with its
 code and reason; each ledger line written for online study a StudyCredit row that ties the line
-to its lesson, course and the coverage arithmetic. ActivePlay is the per-person pointer to the one
+to its lesson, course and the coverage arithmetic; LessonCoverage keeps the union of what was
+credited per person, lesson and year. ActivePlay is the per-person pointer to the one
 session that may earn (opening another takes over), and the row that heartbeats lock.
 """
 
@@ -110,6 +111,23 @@ class WatchStretch(BaseModel):
         return STRETCH_STATUS.get(self.status, self.status)
 
 
+class LessonCoverage(BaseModel):
+    """The union of a person's credited stretches of a lesson in a year (kept with each credit).
+
+    The same union could be read from WatchStretch rows; keeping it in one row makes a heartbeat
+    read and write one small row instead of every stretch of the lesson."""
+
+    person = ForeignKeyField(Person, on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, on_delete="CASCADE")
+    year = IntegerField()
+    stretches = TextField(default="[]")  # [[start_ms, end_ms], ...] sorted, disjoint
+    covered_ms = IntegerField(default=0)  # measure of the union within the lesson's duration
+
+    class Meta:
+        table_name = "lesson_coverage"
+        indexes = ((("person", "lesson", "year"), True),)
+
+
 class BeatRejection(BaseModel):
     """A heartbeat, or part of one, that did not count, with its reason (evidence)."""
 
@@ -126,4 +144,4 @@ class BeatRejection(BaseModel):
         indexes = ((("play_session", "seq"), False),)
 
 
-STUDY_MODELS = [PlaySession, ActivePlay, StudyCredit, WatchStretch, BeatRejection]
+STUDY_MODELS = [PlaySession, ActivePlay, StudyCredit, WatchStretch, LessonCoverage, BeatRejection]
