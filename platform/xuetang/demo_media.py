@@ -138,21 +138,24 @@ def draw_slides(folder: Path, course_title: str, lesson_title: str, bullets: lis
     return slides
 
 
-def encode_lecture(binary: str, slides: list[Path], out: Path, seconds: int = LECTURE_SECONDS,
+def encode_lecture(binary: str, slides: list[Path], out: Path, seconds: int | None = None,
                    tone_hz: int = 440) -> Path:
     """Slides shown in turn for `seconds` in all, a progress bar, a quiet tone: an H.264/AAC MP4."""
+    seconds = seconds or LECTURE_SECONDS
     each = seconds / len(slides)
     args = [binary, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for slide in slides:
         args += ["-loop", "1", "-framerate", str(FPS), "-t", f"{each:.3f}", "-i", str(slide)]
     args += ["-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=44100:duration={seconds}"]
     chain = "".join(f"[{i}:v]" for i in range(len(slides)))
-    video = (f"{chain}concat=n={len(slides)}:v=1:a=0,format=yuv420p,"
-             f"drawbox=x=0:y=ih-6:w=iw*t/{seconds}:h=6:color=0x0b5cad:t=fill[v]")
+    width = SLIDE_SIZE[0]
+    video = (f"{chain}concat=n={len(slides)}:v=1:a=0[slides];"
+             f"color=c=0x0b5cad:s={width}x6:r={FPS}:d={seconds}[bar];"
+             f"[slides][bar]overlay=x='-w+W*t/{seconds}':y=H-6:shortest=1,format=yuv420p[v]")
     args += ["-filter_complex", video + f";[{len(slides)}:a]volume=0.15[a]",
              "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast",
              "-tune", "stillimage", "-r", str(FPS), "-c:a", "aac", "-b:a", "64k", "-t", str(seconds),
-             str(out)]
+             "-f", "mp4", str(out)]
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL, timeout=300)
     return out
 

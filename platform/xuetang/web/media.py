@@ -21,7 +21,7 @@ from werkzeug.http import http_date, parse_date, quote_etag
 from werkzeug.wsgi import wrap_file
 
 from xuetang import media_store
-from xuetang.models import Lesson, Rendition
+from xuetang.models import Course, Lesson, Rendition
 from xuetang.video import ranges
 from xuetang.web.access import signed_in
 
@@ -68,7 +68,10 @@ class BoundedFile:
 def _visible_lesson(lesson_id: int) -> Lesson:
     from xuetang.web.plaza import course_visible
 
-    lesson = Lesson.get_or_none(Lesson.id == lesson_id)
+    lesson = (Lesson.select(Lesson, Course)
+              .join(Course)
+              .where(Lesson.id == lesson_id)
+              .get_or_none())
     if lesson is None or not course_visible(lesson.course, for_media=True):
         abort(404)
     return lesson
