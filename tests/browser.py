@@ -28,22 +28,38 @@ def require_chromium():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
+_driver = None  # one Playwright driver per test process: sync drivers cannot nest
+
+
+def _playwright():
+    global _driver
+    if _driver is None:
+        from playwright.sync_api import sync_playwright
+
+        _driver = sync_playwright().start()
+    return _driver
+
+
+def pytest_unconfigure(config):
+    global _driver
+    if _driver is not None:
+        _driver.stop()
+        _driver = None
+
+
 @contextlib.contextmanager
 def launch_browser(fake_camera_y4m: str | Path | None = None):
     """A headless Chromium; with a y4m file it also has a fake camera showing that file."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
-
     args = list(BASE_ARGS)
     if fake_camera_y4m:
         args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                  f"--use-file-for-fake-video-capture={Path(fake_camera_y4m).resolve()}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = _playwright().chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @dataclass
