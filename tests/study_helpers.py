@@ -116,3 +116,35 @@ class Player:
             position += step
             answers.append(self.beat(position))
         return answers
+
+
+def enrol_face(id_number: str) -> None:
+    """Consent and one reference face, straight in the database (no dlib needed)."""
+    from xuetang.models import FaceConsent, FaceReference
+
+    with database.connection_context():
+        person = Person.get(Person.id_number == id_number)
+        FaceConsent.create(person=person, agreed=True, text_version="test")
+        FaceReference.create(person=person, descriptor=b"\0" * 512,
+                             image_name=f"private/faces/{person.id}/ref-{'0' * 32}.jpg",
+                             image_sha256="0" * 64, luminance=100.0, sharpness=100.0)
+
+
+def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) -> int:
+    """Decide every outstanding check of a play session at the clock's time, as the proctor's
+    snapshot endpoint would (then its check_decided signal); returns how many were decided."""
+    from xuetang import proctor_service
+    from xuetang.models import FaceCheck
+
+    now = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=clock.ms)
+    with app.app_context(), database.connection_context():
+        checks = list(FaceCheck.select().where((FaceCheck.play_session_id == session_token)
+                                               & FaceCheck.decision.is_null()))
+        for check in checks:
+            check.used_at = check.decided_at = now
+            check.decision = "pass" if passed else "fail"
+            check.reason_code = "match" if passed else "mismatch"
+            check.reason = proctor_service.REASONS[check.reason_code]
+            check.save()
+            proctor_service.check_decided.send(check)
+        return len(checks)

@@ -10,7 +10,15 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import Auth
-from tests.study_helpers import Clock, Player, local_ms, make_lesson, online_minutes
+from tests.study_helpers import (
+    Clock,
+    Player,
+    decide_checks,
+    enrol_face,
+    local_ms,
+    make_lesson,
+    online_minutes,
+)
 from xuetang.db import database
 from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import (
@@ -238,21 +246,31 @@ def test_reporting_the_current_position_after_five_minutes_offline_counts(player
 
 
 def test_heartbeat_after_the_window_closed(app, client, auth, clock, db):
-    """Professional play after the window's last day is recorded but not credited to the year."""
+    """Professional play after the window's last day is recorded but not credited to the year,
+    even when the face check that releases it passes before midnight or after."""
     with database.atomic():
         year = StudyYear.for_year(2021)
         year.window_end = dt.date(2021, 9, 1)
         year.save()
     lesson_id = make_lesson(category="professional", series=("工程技术",), duration_s=600)
+    wang = demo_id(TRAINEES[0][1])
+    enrol_face(wang)
     clock.ms = local_ms(2021, 9, 1, 23, 57, 55)
-    assert auth.login(demo_id(TRAINEES[0][1])).status_code == 303
+    assert auth.login(wang).status_code == 303
     tab = Player(client, lesson_id)
     assert tab.open().status_code == 200
-    answers = tab.play(clock, 0, 240)  # crosses midnight after 125 s
+    decide_checks(app, tab.session, clock)  # the check before playback
+    answers = tab.play(clock, 0, 120)  # up to 23:59:55
     assert answers[0].get_json()["can_earn"] is True
+    issue_check_now(app, wang, tab)
+    decide_checks(app, tab.session, clock)
+    assert online_minutes(wang, 2021) == 2
+    answers = tab.play(clock, 120, 240, first=False)  # after midnight
     last = answers[-1].get_json()
     assert last["can_earn"] is False and "逾期不再安排专业课补学" in last["notice"]
-    assert online_minutes(demo_id(TRAINEES[0][1]), 2021) == 2
+    issue_check_now(app, wang, tab)
+    decide_checks(app, tab.session, clock)
+    assert online_minutes(wang, 2021) == 2
     with database.connection_context():
         uncounted = list(WatchStretch.select().where(WatchStretch.status == "uncounted"))
         assert uncounted and all("截止" in s.note for s in uncounted)
@@ -260,6 +278,17 @@ def test_heartbeat_after_the_window_closed(app, client, auth, clock, db):
         assert line.category == "professional" and line.year == 2021
     page = client.get(f"/study/lesson/{lesson_id}").get_data(as_text=True)
     assert "逾期不再安排专业课补学" in page
+
+
+def issue_check_now(app, id_number, tab):
+    """A random in-play check, issued now (as heartbeat_face would at some moment)."""
+    from xuetang import proctor_service
+    from xuetang.models import Person
+
+    with app.app_context(), database.connection_context():
+        person = Person.get(Person.id_number == id_number)
+        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=proctor_service.current_time())
 
 
 def test_professional_course_of_another_series_credits_nothing(app, client, auth, clock):

@@ -57,11 +57,13 @@ from xuetang.rules.watching import (
     SessionState,
     Stretch,
     accept,
+    block,
     cap_minutes,
     measure_ms,
     minutes_gained,
     new_session,
     supersede,
+    unblock,
     union,
 )
 
@@ -99,9 +101,12 @@ def server_day(server_ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(server_ms // 1000).date()
 
 
+EPOCH = dt.datetime(1970, 1, 1)
+
+
 def as_utc(server_ms: int) -> dt.datetime:
-    """A server time as the naive UTC timestamp the tables store."""
-    return dt.datetime.fromtimestamp(server_ms / 1000, dt.UTC).replace(tzinfo=None)
+    """A server time as the naive UTC timestamp the tables (and the proctor service) use."""
+    return EPOCH + dt.timedelta(milliseconds=server_ms)
 
 
 # ---------------------------------------------------------------- lessons and eligibility
@@ -198,13 +203,86 @@ def cap_reason(course, study_year: StudyYear) -> str:
 
 
 def gate_policy_for(lesson: Lesson, person, study_year: StudyYear | None) -> Gate:
-    """The credit gate for a lesson: the one place where the face-check service plugs in."""
-    return Gate(requires_face_check=False)
+    """The credit gate for a lesson: the one place where the face-check service plugs in.
+
+    Professional lessons (and public ones with FACE_CHECKS_FOR_PUBLIC) need face checks; a
+    professional lesson of another series earns nothing anyway, so it asks for none."""
+    from xuetang import proctor_service
+
+    course = lesson.course
+    required = proctor_service.lesson_requires_check(lesson) and (
+        course.category != PROFESSIONAL or own_series(person, course))
+    return Gate(requires_face_check=required)
 
 
-def session_checks(play: PlaySession) -> list[Check]:
-    """The face-check decisions of a play session so far (none until the proctor is wired)."""
-    return []
+def session_checks(play: PlaySession, server_ms: int) -> list[Check]:
+    """The face-check decisions of a play session so far (overdue checks count as missed)."""
+    from xuetang import proctor_service
+
+    return proctor_service.latest_checks(play.token, as_utc(server_ms))
+
+
+def _apply_face_state(play: PlaySession, state: SessionState, server_ms: int) -> SessionState:
+    """Block the session while its latest check failed (or none passed yet); unblock on a pass."""
+    from xuetang import proctor_service
+
+    face = proctor_service.face_state(play.token, as_utc(server_ms))
+    if face.blocked and not state.blocked:
+        return block(state)
+    if not face.blocked and state.blocked:
+        return unblock(state)
+    return state
+
+
+def face_answer(person, play: PlaySession, server_ms: int, *, opening: bool = False,
+                step_ms: int = 0, ending: bool = False) -> dict | None:
+    """The face-check part of an answer: blocked or not, and the check to answer now, if any.
+
+    Opening a session issues its check before playback; each beat may issue a random one
+    (proctor_service.heartbeat_face, mean FACE_CHECK_MEAN_INTERVAL_S of play); the beat that
+    ends the lesson asks for a closing check when play since the last pass is still held, so
+    the end of a lesson is not lost for want of a check."""
+    if not play.face_required:
+        return None
+    from xuetang import proctor_service
+
+    now = as_utc(server_ms)
+    if opening:
+        return proctor_service.open_face(person, play.lesson_id, play.token, now).as_json()
+    state = _state(play)
+    remaining = max(0, play.lesson.duration_ms - (state.last_position_ms or 0))
+    face = proctor_service.heartbeat_face(person, play.lesson_id, play.token, step_ms=step_ms,
+                                          remaining_ms=remaining, now=now)
+    if ending and face.pending is None and not face.blocked and _held(play).exists():
+        face.pending = proctor_service.issue_check(person, play.lesson_id, play.token,
+                                                   kind="in_play", now=now)
+    return face.as_json()
+
+
+def _held(play: PlaySession):
+    return WatchStretch.select().where((WatchStretch.play_session == play)
+                                       & (WatchStretch.status == "held"))
+
+
+def settle_after_check(check) -> int:
+    """A face check of a play session was decided (or overridden): credit what it releases.
+
+    Connected to proctor_service.check_decided / check_overridden. Returns minutes credited."""
+    if not check.play_session_id:
+        return 0
+    server_ms = now_ms()
+    with _locked():
+        play = _for_update(PlaySession.select()
+                           .where(PlaySession.token == check.play_session_id)).first()
+        if play is None or not play.face_required:
+            return 0
+        state = _state(play)
+        if not state.closed and not state.superseded:
+            adjusted = _apply_face_state(play, state, server_ms)
+            if adjusted != state:
+                _store_state(play, adjusted, None)
+                state = adjusted
+        return _settle(play, state, server_ms)
 
 
 # ---------------------------------------------------------------- transactions
@@ -385,14 +463,20 @@ def record_heartbeat(person, payload) -> BeatResult:
         # accept() compares session ids; any id but this session's own means "taken over".
         active_token = None if active_id is None else (
             beat.session_id if active_id == play.id else f"#{active_id}")
-        outcome = accept(_state(play), beat, active_token)
+        state = _state(play)
+        if play.face_required and not state.closed:
+            state = _apply_face_state(play, state, server_ms)
+        outcome = accept(state, beat, active_token)
         if outcome.rejections:
             BeatRejection.insert_many([
                 {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
                  "detail": r.detail, "position_ms": min(max(beat.position_ms, -1), 2**31 - 1),
                  "server_ms": server_ms}
                 for r in outcome.rejections]).execute()
-        if not outcome.ignored:
+        face = None
+        if outcome.ignored:
+            face = face_answer(person, play, server_ms)
+        else:
             _store_state(play, outcome.state, server_ms)
             new = []
             if outcome.played is not None:
@@ -401,11 +485,21 @@ def record_heartbeat(person, payload) -> BeatResult:
                     play_session=play, person=person, lesson=lesson, seq=played.seq,
                     start_ms=played.start_ms, end_ms=played.end_ms,
                     server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms))
+            if play.face_required:
+                # Saved first, so that a closing check is issued before the gate looks.
+                for stretch in new:
+                    stretch.save()
+                face = face_answer(person, play, server_ms,
+                                   step_ms=sum(s.end_ms - s.start_ms for s in new),
+                                   ending=outcome.state.closed)
+                new = []
             added = _settle(play, outcome.state, server_ms, new, allowed)
+        answer = progress(person, lesson, server_ms, play=play, state=outcome.state,
+                          allowed=allowed, added=added)
+        if face is not None:
+            answer["face"] = face
     return BeatResult(seq=beat.seq, accepted=not outcome.ignored, codes=list(outcome.codes),
-                      reasons=[r.reason for r in outcome.rejections],
-                      progress=progress(person, lesson, server_ms, play=play,
-                                        state=outcome.state, allowed=allowed, added=added))
+                      reasons=[r.reason for r in outcome.rejections], progress=answer)
 
 
 def _settle(play: PlaySession, state: SessionState, server_ms: int,
@@ -426,8 +520,15 @@ def _settle(play: PlaySession, state: SessionState, server_ms: int,
     if not held:
         return 0
     gate = Gate(requires_face_check=play.face_required)
-    checks = session_checks(play) if play.face_required else []
-    decided = release(held, checks, gate, session_closed=state.closed or state.superseded)
+    over = state.closed or state.superseded
+    checks = []
+    if play.face_required:
+        from xuetang import proctor_service
+
+        checks = session_checks(play, server_ms)
+        # Over means no check can come any more: an outstanding (closing) check still may.
+        over = over and proctor_service.pending_check(play.token, as_utc(server_ms)) is None
+    decided = release(held, checks, gate, session_closed=over)
     for stretch in decided.held:
         stretch.save()
     for stretch in decided.dropped:
@@ -442,13 +543,28 @@ def _settle(play: PlaySession, state: SessionState, server_ms: int,
 
 def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
             allowed: Eligibility | None = None) -> int:
-    """Credit gate-approved stretches: whole new minutes of the lesson become one ledger line.
+    """Credit gate-approved stretches to the study year and window of the day they were PLAYED
+    (a face check may release them later, even after midnight). Returns minutes credited."""
+    by_day: dict[dt.date, list[WatchStretch]] = {}
+    for stretch in stretches:
+        by_day.setdefault(server_day(stretch.server_to_ms), []).append(stretch)
+    total = 0
+    for day, group in sorted(by_day.items()):
+        played_ms = max(s.server_to_ms for s in group)
+        day_allowed = (allowed if allowed is not None and allowed.day == day
+                       else eligibility(play.person, play.lesson, played_ms))
+        total += _credit_day(play, group, server_ms, day_allowed)
+    return total
+
+
+def _credit_day(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
+                allowed: Eligibility) -> int:
+    """Credit one day's approved stretches: whole new minutes of the lesson become one ledger line.
 
     Returns the minutes written to the ledger."""
     person, lesson = play.person, play.lesson
     course = lesson.course
     decided_at = as_utc(server_ms)
-    allowed = allowed or eligibility(person, lesson, server_ms)
     if not allowed.can_earn:
         for stretch in stretches:
             stretch.status, stretch.note, stretch.decided_at = "uncounted", allowed.reason, decided_at
@@ -508,7 +624,8 @@ def progress(person, lesson: Lesson, server_ms: int, play: PlaySession | None = 
     `allowed` read before a beat plus the minutes the beat `added` give the state after it."""
     allowed = allowed or eligibility(person, lesson, server_ms)
     cap = course_cap_minutes(lesson.course, allowed.study_year) if allowed.study_year else None
-    info = {"can_earn": allowed.can_earn, "notice": allowed.reason,
+    info = {"session": play.token if play is not None else None,
+            "can_earn": allowed.can_earn, "notice": allowed.reason,
             "lesson_minutes": allowed.lesson_minutes + added,
             "course_minutes": allowed.course_minutes + added,
             "course_cap_minutes": cap,
@@ -521,9 +638,7 @@ def progress(person, lesson: Lesson, server_ms: int, play: PlaySession | None = 
         info["superseded"] = state.superseded
         info["closed"] = state.closed
         if play.face_required:
-            info["held_ms"] = sum(
-                s.end_ms - s.start_ms for s in WatchStretch.select().where(
-                    (WatchStretch.play_session == play) & (WatchStretch.status == "held")))
+            info["held_ms"] = sum(s.end_ms - s.start_ms for s in _held(play))
         if state.superseded:
             info["notice"] = watching.REASONS[watching.SUPERSEDED]
     return info

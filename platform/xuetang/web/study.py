@@ -13,6 +13,19 @@ from xuetang.web.access import roles_required
 bp = Blueprint("study", __name__, url_prefix="/study")
 
 
+def _settle_after_check(check, **_):
+    """A face check was decided or overridden: credit the play it releases (proctor signal)."""
+    study_service.settle_after_check(check)
+
+
+@bp.record_once
+def _connect_face_checks(state):
+    from xuetang import proctor_service
+
+    proctor_service.check_decided.connect(_settle_after_check)
+    proctor_service.check_overridden.connect(_settle_after_check)
+
+
 def _person():
     person = current_user.person
     if person is None:
@@ -53,7 +66,10 @@ def _renditions(lesson) -> list[dict]:
 def _player_context(person, lesson) -> dict:
     """Everything the player page shows, built in one place."""
     server_ms = study_service.now_ms()
+    study_year = StudyYear.for_year(study_service.server_day(server_ms).year)
     return {
+        "face_required": study_service.gate_policy_for(lesson, person, study_year)
+        .requires_face_check,
         "person": person,
         "lesson": lesson,
         "course": lesson.course,
@@ -85,9 +101,13 @@ def open_session(lesson_id: int):
     if lesson is None:
         return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
     play_session = study_service.open_session(person, lesson)
-    return jsonify({
-        "ok": True, "session": play_session.token, "position": play_session.position_ms / 1000,
-        **study_service.progress(person, lesson, study_service.now_ms(), play=play_session)})
+    server_ms = study_service.now_ms()
+    answer = {"ok": True, "position": play_session.position_ms / 1000,
+              **study_service.progress(person, lesson, server_ms, play=play_session)}
+    face = study_service.face_answer(person, play_session, server_ms, opening=True)
+    if face is not None:
+        answer["face"] = face
+    return jsonify(answer)
 
 
 @bp.route("/heartbeat", methods=["POST"])

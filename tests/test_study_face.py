@@ -1,0 +1,146 @@
+"""The face gate in the study flow: professional play is credited only behind passing checks.
+
+Checks are decided here as the proctor's snapshot endpoint would decide them (tests/study_helpers
+decide_checks), so these tests need no camera and no dlib; the proctor's own tests cover that.
+"""
+
+import pytest
+
+from tests.study_helpers import (
+    Clock,
+    Player,
+    decide_checks,
+    enrol_face,
+    local_ms,
+    make_lesson,
+    online_minutes,
+)
+from xuetang.db import database
+from xuetang.models import FaceCheck, WatchStretch
+
+
+@pytest.fixture
+def clock(app):
+    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
+    app.config["CLOCK"] = clock
+    return clock
+
+
+@pytest.fixture
+def lesson(app):
+    return make_lesson(category="professional", series=("工程技术",), duration_s=600)
+
+
+@pytest.fixture
+def tab(client, auth, trainee_id, lesson, clock):
+    enrol_face(trainee_id)
+    assert auth.login(trainee_id).status_code == 303
+    return Player(client, lesson)
+
+
+def statuses():
+    with database.connection_context():
+        return sorted({s.status for s in WatchStretch.select()})
+
+
+def test_the_page_announces_face_checks(client, tab, lesson):
+    html = client.get(f"/study/lesson/{lesson}").get_data(as_text=True)
+    assert "camera.js" in html and "proctor-player.js" in html and "人脸核验" in html
+
+
+def test_no_credit_before_the_first_pass_then_credit_behind_each_pass(app, tab, clock,
+                                                                    trainee_id):
+    opened = tab.open().get_json()
+    face = opened["face"]
+    assert face["blocked"] is True and face["check"]["kind"] == "before_play"
+    # Play before any check passed does not count at all.
+    answers = tab.play(clock, 0, 30)
+    assert answers[-1].get_json()["codes"] == ["blocked"]
+    assert decide_checks(app, tab.session, clock) == 1
+    tab.beat(30, "start")
+    answers = tab.play(clock, 30, 120, first=False)
+    last = answers[-1].get_json()
+    assert last["face"]["blocked"] is False
+    assert last["lesson_minutes"] == 0 and last["held_ms"] == 90_000  # held behind the gate
+    assert statuses() == ["held"]
+    # A check issued now and passed releases everything played before it.
+    with app.app_context(), database.connection_context():
+        from xuetang import proctor_service
+        from xuetang.models import Person
+        person = Person.get(Person.id_number == trainee_id)
+        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=proctor_service.current_time())
+    decide_checks(app, tab.session, clock)
+    assert online_minutes(trainee_id, 2021) == 1  # 90 s played, credited at once by the signal
+    assert statuses() == ["credited"]
+
+
+def test_a_failed_check_pauses_and_what_it_held_is_lost(app, tab, clock, trainee_id):
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    tab.play(clock, 0, 90, first=False)
+    with app.app_context(), database.connection_context():
+        from xuetang import proctor_service
+        from xuetang.models import Person
+        person = Person.get(Person.id_number == trainee_id)
+        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=proctor_service.current_time())
+    decide_checks(app, tab.session, clock, passed=False)
+    clock.advance(15)
+    answer = tab.beat(105).get_json()
+    assert answer["face"]["blocked"] is True and answer["codes"] == ["blocked"]
+    clock.advance(15)
+    tab.beat(120, "ended", playing=False)
+    assert online_minutes(trainee_id, 2021) == 0
+    assert "dropped" in statuses() and "credited" not in statuses()
+
+
+def test_the_end_of_a_lesson_asks_for_a_closing_check(app, tab, clock, trainee_id):
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    tab.play(clock, 0, 75, first=False)
+    clock.advance(1)
+    ended = tab.beat(76, "ended", playing=False).get_json()
+    assert ended["closed"] is True
+    assert ended["face"]["check"] is not None  # answer it, or the held play is lost
+    assert statuses() == ["held"]
+    decide_checks(app, tab.session, clock)
+    assert online_minutes(trainee_id, 2021) == 1
+    assert statuses() == ["credited"]
+
+
+def test_without_consent_professional_play_cannot_earn(app, client, auth, clock, lesson):
+    from xuetang.demo import TRAINEES, demo_id
+
+    other = demo_id(TRAINEES[1][1])  # 李秀梅, 工程技术, never enrolled
+    assert auth.login(other).status_code == 303
+    tab = Player(client, lesson)
+    face = tab.open().get_json()["face"]
+    assert face["blocked"] is True and face["check"] is None and "同意" in face["reason"]
+    tab.play(clock, 0, 120)
+    assert online_minutes(other, 2021) == 0
+
+
+def test_random_checks_arrive_in_heartbeat_answers(app, tab, clock):
+    app.config["FACE_CHECK_MEAN_INTERVAL_S"] = 1
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    answers = tab.play(clock, 0, 60, first=False)
+    nonces = {a.get_json()["face"]["check"]["nonce"] for a in answers
+              if a.get_json()["face"]["check"]}
+    assert nonces
+    with database.connection_context():
+        assert FaceCheck.select().where((FaceCheck.play_session_id == tab.session)
+                                        & (FaceCheck.kind == "in_play")).count() >= 1
+
+
+def test_public_lessons_need_no_face_check(app, client, auth, clock, trainee_id):
+    lesson_id = make_lesson(category="public")
+    assert auth.login(trainee_id).status_code == 303
+    tab = Player(client, lesson_id)
+    assert "face" not in tab.open().get_json()
+    tab.play(clock, 0, 60)
+    assert online_minutes(trainee_id, 2021) == 1
