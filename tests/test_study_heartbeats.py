@@ -291,12 +291,30 @@ def issue_check_now(app, id_number, tab):
                                     now=proctor_service.current_time())
 
 
+def test_professional_course_of_another_series_is_not_offered(app, client, auth, clock):
+    """As in the plaza: a trainee sees only the professional courses of their own series."""
+    lesson_id = make_lesson(category="professional", series=("工程技术",))
+    assert auth.login(HEALTH_TRAINEE).status_code == 303
+    assert client.get(f"/study/lesson/{lesson_id}").status_code == 404
+    assert Player(client, lesson_id).open().status_code == 404
+
+
 def test_professional_course_of_another_series_credits_nothing(app, client, auth, clock):
+    """A trainee who is also staff may open any course, but another series' professional
+    course earns nothing, and the page says why."""
+    from xuetang.accounts import grant
+    from xuetang.models import Account, Organization, Person
+
+    with database.connection_context():
+        account = Account.get(Account.person == Person.get(Person.id_number == HEALTH_TRAINEE))
+        grant(account, "employer_admin",
+              organization=Organization.get(Organization.kind == "employer"))
     lesson_id = make_lesson(category="professional", series=("工程技术",))
     assert auth.login(HEALTH_TRAINEE).status_code == 303
     tab = Player(client, lesson_id)
     body = tab.open().get_json()
     assert body["can_earn"] is False and "其他职称系列" in body["notice"]
+    assert "face" not in body  # it cannot earn, so it asks for no face check
     tab.play(clock, 0, 120)
     assert online_minutes(HEALTH_TRAINEE, 2021) == 0
     assert "其他职称系列" in client.get(f"/study/lesson/{lesson_id}").get_data(as_text=True)

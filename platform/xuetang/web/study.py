@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
 from xuetang import study_service
 from xuetang.credit import year_view
@@ -54,6 +55,17 @@ def my_year(year: int | None = None):
                   view=year_view(person, study_year), person=person, years=years)
 
 
+def _lesson_or_404(lesson_id: int):
+    """A playable lesson this account may see (the plaza's rule: a trainee sees public courses
+    and the professional ones of their own series), else 404."""
+    from xuetang.web.plaza import course_visible
+
+    lesson = study_service.playable_lesson(lesson_id)
+    if lesson is None or not course_visible(lesson.course, for_media=True):
+        abort(404)
+    return lesson
+
+
 def _renditions(lesson) -> list[dict]:
     rows = (Rendition.select()
             .where(Rendition.lesson == lesson)
@@ -86,9 +98,7 @@ def _player_context(person, lesson) -> dict:
 def play(lesson_id: int):
     """The player: the video, the rendition switch, credited minutes and why play may not earn."""
     person = _person()
-    lesson = study_service.playable_lesson(lesson_id)
-    if lesson is None:
-        abort(404)
+    lesson = _lesson_or_404(lesson_id)
     return render("study/play.html", "study/_progress.html", **_player_context(person, lesson))
 
 
@@ -97,8 +107,9 @@ def play(lesson_id: int):
 def open_session(lesson_id: int):
     """Open a play session for this tab (JSON); it takes over from the person's previous one."""
     person = _person()
-    lesson = study_service.playable_lesson(lesson_id)
-    if lesson is None:
+    try:
+        lesson = _lesson_or_404(lesson_id)
+    except NotFound:
         return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
     play_session = study_service.open_session(person, lesson)
     server_ms = study_service.now_ms()
