@@ -148,3 +148,17 @@ def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) ->
             check.save()
             proctor_service.check_decided.send(check)
         return len(checks)
+
+
+class NeverRandom:
+    """An rng whose draws never make a random face check due (tests that script their checks)."""
+
+    def random(self) -> float:
+        return 0.999999
+
+
+def without_random_checks(monkeypatch) -> None:
+    """Random in-play checks off (proctor_service draws from random.SystemRandom)."""
+    from xuetang import proctor_service
+
+    monkeypatch.setattr(proctor_service.random, "SystemRandom", NeverRandom)

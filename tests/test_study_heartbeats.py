@@ -18,6 +18,7 @@ from tests.study_helpers import (
     local_ms,
     make_lesson,
     online_minutes,
+    without_random_checks,
 )
 from xuetang.db import database
 from xuetang.demo import TRAINEES, demo_id
@@ -32,6 +33,12 @@ from xuetang.models import (
 
 OTHER_TRAINEE = demo_id(TRAINEES[1][1])  # 李秀梅, 工程技术 too
 HEALTH_TRAINEE = demo_id(TRAINEES[2][1])  # 张志强, 卫生技术
+
+
+@pytest.fixture(autouse=True)
+def scripted_checks(monkeypatch):
+    """Face checks only where a test decides them (professional lessons)."""
+    without_random_checks(monkeypatch)
 
 
 @pytest.fixture
