@@ -21,6 +21,7 @@ from xuetang import proctor_service as service
 from xuetang.db import database
 from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import (
+    Account,
     FaceCheck,
     FaceConsent,
     FaceReference,
@@ -469,9 +470,13 @@ def test_calibration_histogram(auth, client, setup, lesson):
     for probe in ("a_webcam", "b_webcam"):
         check = setup(service.issue_check, wang(), lesson.id, "s1")
         setup(service.decide, check.nonce, wang(), raw(probe))
+    city = setup(lambda: Account.get(Account.username == "city"))
+    setup(service.review, check, city, "pass", "人工核实为本人")
     auth.login("city")
     page = client.get("/proctor/calibration").get_data(as_text=True)
     assert 'id="histogram"' in page and "0.15–0.20" in page and "0.65–0.70" in page
+    outcomes = "".join(page.split('id="outcomes"')[1].split())
+    assert "改判为通过</td><td>1</td><td>0.6" in outcomes  # b_webcam is 0.69-0.70 from a_enroll
     assert "当前匹配阈值 0.5" in page and "<script" not in page.split("</header>")[1]
 
 

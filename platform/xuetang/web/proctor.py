@@ -155,8 +155,7 @@ def add_reference():
     except service.ProctorError as err:
         problems = err.extra.get("problems", [])
         return render("proctor/enrol.html", "proctor/_references.html", status=err.status,
-                      **_enrol_context(person, error=err.message, problems=problems,
-                                       offer_review=err.code == "mismatch"))
+                      **_enrol_context(person, error=err.message, problems=problems))
     return render("proctor/enrol.html", "proctor/_references.html",
                   status=201 if outcome.status == "added" else 202,
                   **_enrol_context(person, message=outcome.message))
