@@ -326,8 +326,10 @@ def _session_settings() -> dict:
         max_rate = Decimal(str(cfg.get("PLAYBACK_MAX_RATE", "1")))
     except InvalidOperation:
         max_rate = Decimal(1)
+    if not max_rate.is_finite() or max_rate <= 0:
+        max_rate = Decimal(1)
     return {"max_rate": max_rate,
-            "tolerance_ms": int(cfg.get("PLAYBACK_TOLERANCE_MS", 2000))}
+            "tolerance_ms": max(0, int(cfg.get("PLAYBACK_TOLERANCE_MS", 2000)))}
 
 
 def _state(play: PlaySession) -> SessionState:
