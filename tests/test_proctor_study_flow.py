@@ -1,0 +1,91 @@
+"""Face checks and credit end to end over HTTP with real dlib: the trainee's snapshots decide, and
+an admin's override credits what a failed check held."""
+
+import io
+
+import pytest
+
+from tests.proctor_support import enrol, raw, variant, wang
+from tests.study_helpers import (
+    Clock,
+    Player,
+    local_ms,
+    make_lesson,
+    online_minutes,
+    without_random_checks,
+)
+from xuetang.db import database
+from xuetang.demo import TRAINEES, demo_id
+from xuetang.models import FaceCheck, WatchStretch
+
+WANG = demo_id(TRAINEES[0][1])
+
+
+@pytest.fixture
+def clock(app, monkeypatch):
+    without_random_checks(monkeypatch)  # only the checks this test asks for
+    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
+    app.config["CLOCK"] = clock
+    return clock
+
+
+@pytest.fixture
+def tab(app, client, auth, clock):
+    with app.app_context(), database.connection_context():
+        enrol(wang(), "a_enroll")
+    lesson = make_lesson(category="professional", series=("工程技术",), duration_s=600)
+    assert auth.login(WANG).status_code == 303
+    return Player(client, lesson)
+
+
+def send(tab, check: dict, photo: bytes):
+    return tab.client.post(check["url"], headers={"X-CSRFToken": tab.csrf},
+                           data={"snapshot": (io.BytesIO(photo), "s.jpg", "image/jpeg")},
+                           content_type="multipart/form-data").get_json()
+
+
+def issue_in_play(app, tab) -> dict:
+    from xuetang import proctor_service
+
+    with app.app_context(), database.connection_context():
+        check = proctor_service.issue_check(wang(), tab.lesson_id, tab.session, kind="in_play")
+        return proctor_service.check_payload(check)
+
+
+def statuses():
+    with database.connection_context():
+        return sorted({s.status for s in WatchStretch.select()})
+
+
+def test_real_snapshots_pass_and_release_the_held_play(app, tab, clock):
+    face = tab.open().get_json()["face"]
+    assert send(tab, face["check"], raw("a_webcam"))["passed"] is True
+    tab.beat(0, "start")
+    tab.play(clock, 0, 120, first=False)
+    assert online_minutes(WANG, 2021) == 0 and statuses() == ["held"]
+    assert send(tab, issue_in_play(app, tab), variant("a_webcam"))["passed"] is True
+    assert online_minutes(WANG, 2021) == 2 and statuses() == ["credited"]
+
+
+def test_other_face_holds_the_play_until_an_admin_overrides(app, client, auth, tab, clock):
+    face = tab.open().get_json()["face"]
+    send(tab, face["check"], raw("a_webcam"))
+    tab.beat(0, "start")
+    tab.play(clock, 0, 180, first=False)
+    answer = send(tab, issue_in_play(app, tab), raw("b_webcam"))
+    assert answer["passed"] is False and answer["reason_code"] == "mismatch"
+    clock.advance(15)
+    beat = tab.beat(195).get_json()
+    assert beat["face"]["blocked"] is True and beat["codes"] == ["blocked"]
+    assert online_minutes(WANG, 2021) == 0
+    with database.connection_context():
+        failed = FaceCheck.get(FaceCheck.decision == "fail")
+    # The district admin looks at the snapshot and overrides with a written reason.
+    auth.logout()
+    auth.login("lixia")
+    token = auth.csrf("/proctor/reviews")
+    response = client.post(f"/proctor/reviews/{failed.id}", data={
+        "csrf_token": token, "decision": "pass", "reason": "同一人，侧光导致误判（电话核实）"})
+    assert response.status_code == 303
+    assert online_minutes(WANG, 2021) == 3  # the 180 s held by the failed check
+    assert "credited" in statuses()
