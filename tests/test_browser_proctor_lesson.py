@@ -1,6 +1,6 @@
 """In Chromium with a fake camera: a professional lesson with face checks forced frequent. The
 enrolled face passes and minutes are credited; the other person's face pauses playback and
-nothing is credited. Skipped while the player is not wired to the face checks."""
+nothing is credited. (Skips itself if the player page ever stops loading proctor-player.js.)"""
 
 import secrets
 import shutil

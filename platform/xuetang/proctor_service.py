@@ -732,6 +732,20 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
             decision, code = "fail", "mismatch"
     name = _store(person.id, "chk", data)
     retry = None
+    try:
+        retry = _record_decision(check, person, now, decision, code, problems, distance,
+                                 threshold, analysis, digest, name, bool(refs))
+    except Exception:
+        _unlink(name)  # no row points at it
+        raise
+    check_decided.send(check)
+    return Decision(check, retry, problems)
+
+
+def _record_decision(check, person, now, decision, code, problems, distance, threshold,
+                     analysis, digest, name, enrolled) -> FaceCheck | None:
+    """Write a decided check (and a retry nonce when it did not pass) in one transaction."""
+    retry = None
     with database.atomic():
         check.used_at = now
         check.decided_at = now
@@ -746,13 +760,12 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
         check.snapshot_sha256 = digest
         check.snapshot_name = name
         check.save()
-        if decision != "pass" and refs:
+        if decision != "pass" and enrolled:
             retry = FaceCheck.create(
                 person=person, lesson=check.lesson_id, play_session_id=check.play_session_id,
                 kind="retry", nonce=secrets.token_urlsafe(24), issued_at=now,
                 expires_at=now + dt.timedelta(seconds=int(setting("FACE_CHECK_DEADLINE_S"))))
-    check_decided.send(check)
-    return Decision(check, retry, problems)
+    return retry
 
 
 # ---------------------------------------------------------------------------- review
