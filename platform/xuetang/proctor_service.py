@@ -810,10 +810,10 @@ def on_override(check: FaceCheck) -> None:
 
 
 def purge_snapshots(now: dt.datetime | None = None, retention_days: int | None = None) -> int:
-    """Delete snapshot images older than the retention period; the check rows remain.
-
-    Also deletes the images of reference-change requests decided that long ago. Returns the
-    number of images deleted."""
+    """Delete snapshot images older than the retention period; the check rows (with the
+    snapshot's SHA-256) remain. Returns the number of images deleted. (Images of reference-change
+    requests are deleted when an admin decides them; references live until consent is
+    withdrawn.)"""
     now = now or current_time()
     days = int(retention_days if retention_days is not None
                else setting("FACE_SNAPSHOT_RETENTION_DAYS"))
