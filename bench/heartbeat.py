@@ -60,7 +60,8 @@ def free_port() -> int:
 # ---------------------------------------------------------------- setup (parent process)
 
 
-def build_database(tmp: Path, viewers: int) -> tuple[str, int, list[str]]:
+def build_database(tmp: Path, viewers: int, postgres_url: str | None = None
+                   ) -> tuple[str, int, list[str]]:
     """A migrated database with demo data, `viewers` trainees and one long public lesson."""
     sys.path.insert(0, str(ROOT / "platform"))
     from decimal import Decimal
@@ -70,11 +71,14 @@ def build_database(tmp: Path, viewers: int) -> tuple[str, int, list[str]]:
     from xuetang.models import Account, Course, Lesson, Organization, Person, Rendition
     from xuetang.rules.idcard import check_char
 
-    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    url = postgres_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": False,
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     ids = []
     with app.app_context(), database.connection_context():
+        if postgres_url:  # --reset-postgres: an empty schema for this run
+            database.execute_sql("DROP SCHEMA public CASCADE")
+            database.execute_sql("CREATE SCHEMA public")
         migrations.upgrade()
         demo.load()
         org = Organization.get(Organization.kind == "title_office")
@@ -318,6 +322,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
     parser.add_argument("--viewers", type=int, default=64, help="signed-in trainees")
     parser.add_argument("--concurrency", type=int, default=16, help="saturation threads")
+    parser.add_argument("--reset-postgres", metavar="URL",
+                        help="run against this PostgreSQL database instead of SQLite; "
+                             "its public schema is DROPPED first")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -328,7 +335,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="xt-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        url, lesson_id, ids = build_database(tmp, args.viewers)
+        url, lesson_id, ids = build_database(tmp, args.viewers, args.reset_postgres)
         (tmp / "hello_app.py").write_text(HELLO)
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": "0",
                "SIGNIN_RATE_LIMIT": "100000 per minute",
@@ -357,7 +364,8 @@ def main() -> None:
 
     hello, beat = result["hello"], result["heartbeat"]
     print(f"# {time.strftime('%Y-%m-%d')} · {platform_module.machine()} · nproc {os.cpu_count()} · "
-          f"Python {platform_module.python_version()} · SQLite · gunicorn --workers 2 --threads 4")
+          f"Python {platform_module.python_version()} · "
+          f"{'PostgreSQL' if args.reset_postgres else 'SQLite'} · gunicorn --workers 2 --threads 4")
     print(f"# saturation: {args.concurrency} threads x {args.seconds:g} s; fixed rate: {RATE} req/s "
           f"x {args.seconds:g} s; {args.viewers} viewers\n")
     print("| route | saturated req/s | ratio to hello | p50 ms at 333/s | p99 ms at 333/s | errors |")
