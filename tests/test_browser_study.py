@@ -12,6 +12,7 @@ from tests.browser import serve, sign_in
 from tests.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
+    BeatRejection,
     Course,
     Lesson,
     Organization,
@@ -87,8 +88,22 @@ def open_player(page, server, lesson_id):
 
 
 def test_playing_to_the_end_credits_the_minutes(study_app, lesson_video, browser_page, trainee_id):
+    """...over a flaky link: every fourth heartbeat reaches the server but its answer is lost, so
+    the player retries the same seq, which the server ignores."""
     lesson_id = add_lesson(study_app, lesson_video, "完整播放")
     page = browser_page
+    beats = {"sent": 0, "lost": 0}
+
+    def flaky(route):
+        beats["sent"] += 1
+        if beats["sent"] % 4 == 0:
+            route.fetch()  # the server gets it ...
+            beats["lost"] += 1
+            route.abort()  # ... the answer never arrives
+        else:
+            route.continue_()
+
+    page.route("**/study/heartbeat", flaky)
     with serve(study_app) as server:
         sign_in(page, server, trainee_id)
         open_player(page, server, lesson_id)
@@ -100,6 +115,11 @@ def test_playing_to_the_end_credits_the_minutes(study_app, lesson_video, browser
         minutes, covered = credited(study_app, trainee_id, lesson_id)
         assert minutes == 1
         assert abs(covered - LESSON_SECONDS * 1000) <= HEARTBEAT_SECONDS * 1000
+        assert beats["lost"] >= 5
+        with study_app.app_context(), database.connection_context():
+            retried = BeatRejection.select().where(BeatRejection.code == "duplicate_seq").count()
+        assert retried >= 1  # the retries of beats whose answer was lost
+        page.unroute("**/study/heartbeat")
         page.goto(f"{server.url}/study/year")
         page.click("summary")
         item = page.locator("ul.ledger li", has_text="完整播放")
