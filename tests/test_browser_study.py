@@ -44,8 +44,8 @@ def study_app(app):
     return app
 
 
-def add_lesson(app, video, title: str) -> int:
-    """A published public course with one ready lesson whose 240p rendition is `video`."""
+def add_lesson(app, video, title: str, renditions=("240p",)) -> int:
+    """A published public course with one ready lesson whose renditions are all `video`."""
     with app.app_context(), database.connection_context():
         org = Organization.get(Organization.kind == "title_office")
         course = Course.create(organization=org, title=f"浏览器测试课程·{title}", category="public",
@@ -54,16 +54,18 @@ def add_lesson(app, video, title: str) -> int:
         lesson = Lesson.create(course=course, position=1, title=title, status="ready",
                                duration_ms=int(info.duration * 1000))
         version = "v" + secrets.token_hex(8)
-        name = f"lessons/{lesson.id}/{version}/240p.mp4"
-        target = app.config["MEDIA_ROOT"] + "/" + name
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(video, target)
         if "media_version" in Lesson._meta.fields:
             lesson.media_version = version
             lesson.save()
-        Rendition.create(lesson=lesson, name="240p", file_name=name,
-                         size_bytes=Path(target).stat().st_size, width=320, height=240,
-                         bitrate_kbps=180)
+        for rendition in renditions:
+            name = f"lessons/{lesson.id}/{version}/{rendition}.mp4"
+            target = Path(app.config["MEDIA_ROOT"]) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(video, target)
+            height = int(rendition.rstrip("p"))
+            Rendition.create(lesson=lesson, name=rendition, file_name=name,
+                             size_bytes=target.stat().st_size, width=height * 4 // 3,
+                             height=height, bitrate_kbps=180 if height <= 240 else 400)
         return lesson.id
 
 
@@ -146,3 +148,56 @@ def test_dragging_to_the_end_earns_nothing_for_the_skipped_part(study_app, lesso
         assert minutes == 0
         assert covered <= 3000 + 2000 + 2 * HEARTBEAT_SECONDS * 1000  # played, not skipped
         assert page.locator("#lesson-minutes").inner_text() == "0"
+
+
+def test_player_switches_pauses_when_hidden_and_resumes(study_app, lesson_video, browser_page,
+                                                       trainee_id):
+    lesson_id = add_lesson(study_app, lesson_video, "播放器", renditions=("240p", "360p"))
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        src = page.evaluate("document.getElementById('video').currentSrc")
+        chosen = page.locator("#rendition").input_value()
+        assert chosen in src  # the picked rendition is the one playing
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("() => document.getElementById('video').currentTime > 3")
+        # Switch the rendition while playing: same position, still playing.
+        other = "360p" if chosen == "240p" else "240p"
+        before = page.evaluate("document.getElementById('video').currentTime")
+        page.select_option("#rendition", other)
+        page.wait_for_function(f"() => document.getElementById('video').currentSrc.includes('{other}')"
+                               " && !document.getElementById('video').paused")
+        assert page.evaluate("document.getElementById('video').currentTime") >= before - 0.5
+        page.wait_for_function("() => document.getElementById('video').currentTime > 6")
+        # The tab goes to the background: playback pauses.
+        page.evaluate("""() => {
+            Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""")
+        assert page.evaluate("document.getElementById('video').paused")
+        stopped_at = page.evaluate("document.getElementById('video').currentTime")
+        page.wait_for_timeout(1500)  # the pause beat
+        # Opening the lesson again resumes where it stopped.
+        open_player(page, server, lesson_id)
+        page.wait_for_function(
+            f"() => Math.abs(document.getElementById('video').currentTime - {stopped_at}) < 1.5")
+        assert page.locator("#rendition").input_value() == other  # the trainee's choice is kept
+
+
+def test_a_slow_connection_starts_with_the_smallest_rendition(study_app, lesson_video,
+                                                              browser_page, trainee_id):
+    lesson_id = add_lesson(study_app, lesson_video, "弱网", renditions=("240p", "360p"))
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {  # a weak link: 500 kb/s, 300 ms
+            "offline": False, "latency": 300, "downloadThroughput": 500 * 1000 // 8,
+            "uploadThroughput": 250 * 1000 // 8})
+        open_player(page, server, lesson_id)
+        # 360p (~400 kb/s) needs 600 kb/s with the player's 1.5x headroom
+        assert page.evaluate("navigator.connection.downlink") < 0.6
+        assert page.locator("#rendition").input_value() == "240p"
+        assert "240p" in page.evaluate("document.getElementById('video').currentSrc")
