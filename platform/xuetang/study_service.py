@@ -344,7 +344,8 @@ def _store_state(play: PlaySession, state: SessionState, server_ms: int | None) 
         play.last_beat_at = as_utc(server_ms)
     play.closed = state.closed
     play.active = not (state.superseded or state.closed)
-    play.save()
+    play.save(only=[PlaySession.state, PlaySession.position_ms, PlaySession.last_beat_at,
+                    PlaySession.closed, PlaySession.active])
 
 
 # ---------------------------------------------------------------- opening a session
