@@ -94,7 +94,14 @@
   }
 
   function report(event, position) {
-    queue.push({ event: event, position: position === undefined ? video.currentTime : position,
+    // A periodic tick is "live": it reports where the player is when it is SENT, and a tick
+    // still waiting behind a slow request is not queued twice. Stale positions sent in a burst
+    // would look faster than the wall clock and earn nothing.
+    var live = event === "tick" && position === undefined;
+    var last = queue[queue.length - 1];
+    if (live && last && last.live && (queue.length > 1 || !sending)) return;
+    queue.push({ event: event, live: live,
+                 position: position === undefined ? video.currentTime : position,
                  playing: event === "pause" || event === "ended" ? false : playing(),
                  rate: video.playbackRate });
     pump();
@@ -112,8 +119,10 @@
     if (!session) { openSession().then(function (s) { if (s) pump(); }); return; }
     sending = true;
     var item = queue[0];
-    var body = { lesson: lessonId, session: session, seq: ++seq, position: item.position,
-                 playing: item.playing, rate: item.rate, event: item.event };
+    var body = { lesson: lessonId, session: session, seq: ++seq,
+                 position: item.live ? video.currentTime : item.position,
+                 playing: item.live ? playing() : item.playing,
+                 rate: item.live ? video.playbackRate : item.rate, event: item.event };
     var done = function (answer) {
       queue.shift(); sending = false; lostEvent = null;
       if (!answer.ok) { say(answer.error || ""); }
