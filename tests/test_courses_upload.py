@@ -219,3 +219,37 @@ def test_other_organizations_cannot_upload(app, client, auth, db):
     assert reply.status_code == 403
     assert client.get(f"/courses/{course.id}").status_code == 403
     assert client.get(f"/courses/lessons/{lesson.id}/status").status_code == 403
+
+
+def test_reupload_replaces_the_renditions(uploader, videos, db):
+    ctx = uploader
+    payload = videos["full"].read_bytes()
+    _token, done = upload_all(ctx, payload)
+    assert done.status_code == 200
+    first = lesson_row(ctx)
+    _token, done = upload_all(ctx, payload, filename="第二版.mp4")
+    assert done.status_code == 200
+    second = lesson_row(ctx)
+    assert second.status == "ready" and second.media_version != first.media_version
+    assert second.source_filename == "第二版.mp4" and second.source_name != first.source_name
+    folder = media_store.lesson_dir(ctx["app"].config["MEDIA_ROOT"], ctx["lesson"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [second.media_version, second.source_name.rsplit("/", 1)[1]])
+    assert Rendition.select().where(Rendition.lesson == ctx["lesson"]).count() == 2
+
+
+def test_a_lesson_with_study_credits_is_not_deleted(uploader, db):
+    from xuetang.models import LedgerLine, Person
+    from xuetang.models.study import StudyCredit
+
+    ctx = uploader
+    person = Person.select().first()
+    line = LedgerLine.append(person, 2021, "public", "online", minutes=45, evidence="测试")
+    StudyCredit.create(ledger_line=line, person=person, lesson=ctx["lesson"], course=ctx["course"],
+                       year=2021, minutes=45, covered_before_ms=0, covered_after_ms=2_700_000,
+                       uncapped_minutes=45)
+    db.close()
+    reply = ctx["client"].post(f"/courses/lessons/{ctx['lesson']}/delete",
+                               data={"csrf_token": ctx["csrf"]})
+    assert reply.status_code == 409 and "已有学员的学时记录" in reply.get_data(as_text=True)
+    assert Lesson.get_or_none(Lesson.id == ctx["lesson"]) is not None

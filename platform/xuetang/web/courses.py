@@ -13,7 +13,7 @@ from decimal import Decimal
 from flask import Blueprint, abort, current_app, flash, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from peewee import JOIN, fn
+from peewee import JOIN, IntegrityError, fn
 from wtforms import DecimalField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
 from wtforms.i18n import get_translations
@@ -22,7 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from xuetang import jobs, media_store
 from xuetang.db import database
-from xuetang.models import Course, CourseSeries, Lesson, Organization, Rendition, Series, utcnow
+from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, utcnow
 from xuetang.models.courses import CATEGORY_LABELS
 from xuetang.video import chunks
 from xuetang.video import ffmpeg as video_ffmpeg
@@ -290,9 +290,15 @@ def delete_lesson(lesson_id: int):
                       series=series_names(course), status=400,
                       error="已发布的课程不能删除课时，请先撤回为草稿。")
     root = current_app.config["MEDIA_ROOT"]
+    try:
+        with database.atomic():
+            lesson.delete_instance()
+    except IntegrityError:  # study credits keep the lesson as their evidence
+        return render("courses/course.html", course=course, lessons=lessons_of(course),
+                      series=series_names(course), status=409,
+                      error="该课时已有学员的学时记录，不能删除；可以重新上传视频替换。")
     if lesson.upload_token:
         _discard_upload(lesson.upload_token)
-    lesson.delete_instance()
     media_store.remove_lesson(root, lesson.id)
     flash("课时已删除。", "success")
     return redirect_to("courses.course", course_id=course.id)
@@ -440,16 +446,15 @@ def finish_upload(lesson_id: int, token: str):
     source.parent.mkdir(parents=True, exist_ok=True)
     assembled.replace(source)
     _discard_upload(token)
-    with database.atomic():
-        Rendition.delete().where(Rendition.lesson == lesson.id).execute()
-        (Lesson.update(source_name=source_name, source_size=session.total_size,
-                       source_filename=session.filename, upload_token=None,
-                       duration_ms=info.duration_ms, poster_name=None, media_version=None,
-                       attempts=0, updated_at=utcnow())
-         .where(Lesson.id == lesson.id)
-         .execute())
+    # The current renditions (if any) stay until the new ones are ready: the transcode swaps
+    # the rows in one transaction and then removes the old version folder.
+    (Lesson.update(source_name=source_name, source_size=session.total_size,
+                   source_filename=session.filename, upload_token=None,
+                   duration_ms=info.duration_ms, attempts=0, updated_at=utcnow())
+     .where(Lesson.id == lesson.id)
+     .execute())
     media_store.remove_sources(root, lesson.id, keep=source_name)
-    media_store.remove_versions(root, lesson.id)
+    media_store.remove_versions(root, lesson.id, keep=lesson.media_version)
     jobs.enqueue_transcode(lesson)
     return jsonify({"ok": True, "status_url": url_for("courses.lesson_status", lesson_id=lesson.id)})
 

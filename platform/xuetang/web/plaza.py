@@ -49,6 +49,8 @@ def trainee_series_id() -> int | None | bool:
 def course_visible(course: Course, for_media: bool = False) -> bool:
     """May the signed-in account see this course (its page, posters and video)?
 
+    `for_media` (video, posters, the player) currently follows the same rule as the page.
+
     City admins and the course's own uploaders see drafts too; everyone else only published
     courses, and a trainee only public ones and the professional ones of their series.
     """
