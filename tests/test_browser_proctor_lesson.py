@@ -86,8 +86,7 @@ def outcome(app, lesson_id):
 
 def open_player(page, server, lesson_id):
     page.goto(f"{server.url}/study/lesson/{lesson_id}")
-    if page.locator("script[src*='proctor-player']").count() == 0:
-        pytest.skip("the player is not wired to the face checks yet")
+    assert page.locator("script[src*='proctor-player']").count() == 1, "player lacks face checks"
     page.wait_for_function("() => { const v = document.getElementById('video');"
                            " return v && v.readyState >= 1 && v.duration > 0; }")
 
