@@ -74,11 +74,12 @@ def mirrored(name: str) -> bytes:
 
 
 def make_live_y4m(image_path, out_path, width: int = 320, height: int = 240,
-                  seconds: int = 100, fps: int = 2):
+                  seconds: int = 100, fps: int = 6):
     """A fake camera that behaves like a live one: light temporal noise makes every frame (and so
     every snapshot) differ in its bytes, as a real sensor's do. A still y4m loops one frame, and
     two snapshots of it are byte-identical: the server rightly refuses the second as a replay.
-    Longer than any test's camera time, so no frame comes round twice."""
+    Longer than any test's camera time, so no frame comes round twice; several frames a second so
+    two snapshots taken close together (under load) still see different frames."""
     import subprocess
 
     import imageio_ffmpeg
