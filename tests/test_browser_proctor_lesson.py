@@ -1,6 +1,6 @@
 """In Chromium with a fake camera: a professional lesson with face checks forced frequent. The
 enrolled face passes and minutes are credited; the other person's face pauses playback and
-nothing is credited. (Skips itself if the player page ever stops loading proctor-player.js.)"""
+nothing is credited."""
 
 import secrets
 import shutil
