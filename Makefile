@@ -34,7 +34,7 @@ demo: upgrade
 # The transcode worker (huey) runs next to gunicorn and stops with it.
 run: demo
 	@echo "Xuetang on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	@$(BIN)/huey_consumer xuetang.jobs.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
+	@$(BIN)/huey_consumer worker.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 

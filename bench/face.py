@@ -1,7 +1,7 @@
 """Face check latency: JPEG bytes in, pass/fail out, against two reference pipelines.
 
 Run from the repo root: python bench/face.py [--repeat N]
-  ours    xuetang.proctor.face.analyse + compare (validate, downsize, detect with upsampling only
+  ours    xuetang.face.analysis.analyse + compare (validate, downsize, detect with upsampling only
           for small frames, quality checks, 5-point landmarks, descriptor, distance)
   (a)     the usual face_recognition-style pipeline: decode, HOG upsample 1 on the full image,
           5-point landmarks, descriptor, distance
@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "platform"))
 import dlib  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-from xuetang.proctor import face  # noqa: E402
+
+from xuetang.face import analysis  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "faces"
 
@@ -45,17 +46,17 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    engine = face.get_engine()
+    engine = analysis.get_engine()
     load_s = time.perf_counter() - started
     # The reference pipelines use the engine's dlib objects too (same models; its uncontended
     # locks cost microseconds).
 
-    reference = face.analyse((FIXTURES / "b_enroll.jpg").read_bytes()).descriptor
-    same_person = face.analyse((FIXTURES / "a_enroll.jpg").read_bytes()).descriptor
+    reference = analysis.analyse((FIXTURES / "b_enroll.jpg").read_bytes()).descriptor
+    same_person = analysis.analyse((FIXTURES / "a_enroll.jpg").read_bytes()).descriptor
 
     def ours(data: bytes):
-        result = face.analyse(data)
-        return face.compare(result.descriptor, [same_person]).passed if result.ok else None
+        result = analysis.analyse(data)
+        return analysis.compare(result.descriptor, [same_person]).passed if result.ok else None
 
     def face_recognition_style(data: bytes):
         rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -63,7 +64,7 @@ def main() -> None:
         if len(rects) != 1:
             return None
         descriptor = engine.describe(rgb, rects[0])
-        return float(np.linalg.norm(descriptor - same_person)) < face.DEFAULT_THRESHOLD
+        return float(np.linalg.norm(descriptor - same_person)) < analysis.DEFAULT_THRESHOLD
 
     images = frames()
     webcam = np.asarray(Image.open(io.BytesIO(images["320x240"])).convert("RGB"))
@@ -82,7 +83,7 @@ def main() -> None:
     for fn, data in variants.values():  # warm up, and check every variant decides "same person"
         outcome = fn(data)
         assert outcome is True or isinstance(outcome, np.ndarray), outcome
-    assert face.compare(same_person, [reference]).passed is False
+    assert analysis.compare(same_person, [reference]).passed is False
 
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeat):

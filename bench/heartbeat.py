@@ -66,10 +66,12 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None = None
     sys.path.insert(0, str(ROOT / "platform"))
     from decimal import Decimal
 
-    from xuetang import accounts, create_app, demo, migrations
+    from xuetang import create_app, migrations
     from xuetang.db import database
     from xuetang.models import Account, Course, Lesson, Organization, Person, Rendition
     from xuetang.rules.idcard import check_char
+    from xuetang.seed import demo
+    from xuetang.services import accounts
 
     url = postgres_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": False,

@@ -104,10 +104,11 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 def prepare(tmp: Path, size_mb: int) -> dict:
     """A database with the demo accounts and one published lesson whose 360p is size_mb bytes."""
-    from xuetang import create_app, media_store, migrations
-    from xuetang import demo as demo_data
+    from xuetang import create_app, migrations
     from xuetang.db import database
     from xuetang.models import Course, Lesson, Organization, Rendition
+    from xuetang.seed import demo as demo_data
+    from xuetang.video import media_store
 
     env = {"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
            "SECRET_KEY": "bench-secret", "DEMO_MEDIA": "0", "SIGNIN_RATE_LIMIT": "1000 per minute",
@@ -162,7 +163,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def sign_in(port: int) -> str:
     """The session cookie of the demo account `employer` (it may see every published course)."""
-    from xuetang.demo import DEMO_PASSWORD
+    from xuetang.seed.demo import DEMO_PASSWORD
 
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.request("GET", "/auth/signin")

@@ -105,7 +105,7 @@ def browser_page(browser):
 
 def sign_in(page, server: LiveServer, identifier: str, password: str | None = None):
     """Sign in through the real form."""
-    from xuetang.demo import DEMO_PASSWORD
+    from xuetang.seed.demo import DEMO_PASSWORD
 
     page.goto(f"{server.url}/auth/signin")
     page.fill("input[name=identifier]", identifier)

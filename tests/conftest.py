@@ -52,7 +52,7 @@ def empty_app(tmp_path):
 @pytest.fixture
 def app(empty_app):
     """An app on an upgraded database with the demo data loaded."""
-    from xuetang import demo
+    from xuetang.seed import demo
 
     with empty_app.app_context(), database.connection_context():
         migrations.upgrade()
@@ -90,7 +90,7 @@ class Auth:
         self.client = client
 
     def login(self, identifier, password=None):
-        from xuetang.demo import DEMO_PASSWORD
+        from xuetang.seed.demo import DEMO_PASSWORD
 
         page = self.client.get("/auth/signin")
         token = csrf_from(page.get_data(as_text=True))
@@ -113,7 +113,7 @@ def auth(client):
 
 @pytest.fixture
 def trainee_id():
-    from xuetang.demo import TRAINEES, demo_id
+    from xuetang.seed.demo import TRAINEES, demo_id
 
     return demo_id(TRAINEES[0][1])
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from PIL import Image
 
 from xuetang import proctor_service as service
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import Account, Course, CourseSeries, Lesson, Organization, Person, Series
+from xuetang.seed.demo import TRAINEES, demo_id
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
 

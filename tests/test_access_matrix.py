@@ -6,9 +6,9 @@ A route added without a row here fails test_every_route_is_in_the_matrix.
 import pytest
 
 from tests.conftest import Auth
-from xuetang.accounts import grant, hash_password
 from xuetang.db import database
 from xuetang.models import Account, Course, District, Lesson, Organization, Person
+from xuetang.services.accounts import grant, hash_password
 
 ROLES = ["trainee", "uploader", "employer_admin", "industry_dept", "ce_base",
          "district_admin", "city_admin"]
@@ -38,20 +38,20 @@ MATRIX = [
     ("GET", "/admin/orgs/new", {"city_admin"}),
     ("GET", "/admin/years", {"city_admin"}),
     ("GET", "/admin/years/2021", {"city_admin"}),
-    ("GET", "/proctor/consent", {"trainee"}),
-    ("POST", "/proctor/consent", {"trainee"}),
-    ("GET", "/proctor/enrol", {"trainee"}),
-    ("POST", "/proctor/enrol/references", {"trainee"}),
-    ("POST", "/proctor/enrol/references/999999/delete", {"trainee"}),
-    ("POST", "/proctor/checks", {"trainee"}),
-    ("POST", "/proctor/checks/" + "x" * 32, {"trainee"}),
-    ("GET", "/proctor/images/reference/999999", {"trainee", "district_admin", "city_admin"}),
-    ("GET", "/proctor/reviews", {"district_admin", "city_admin"}),
-    ("GET", "/proctor/reviews/999999", {"district_admin", "city_admin"}),
-    ("POST", "/proctor/reviews/999999", {"district_admin", "city_admin"}),
-    ("GET", "/proctor/changes/999999", {"district_admin", "city_admin"}),
-    ("POST", "/proctor/changes/999999", {"district_admin", "city_admin"}),
-    ("GET", "/proctor/calibration", {"city_admin"}),
+    ("GET", "/faces/consent", {"trainee"}),
+    ("POST", "/faces/consent", {"trainee"}),
+    ("GET", "/faces/enrol", {"trainee"}),
+    ("POST", "/faces/enrol/references", {"trainee"}),
+    ("POST", "/faces/enrol/references/999999/delete", {"trainee"}),
+    ("POST", "/faces/checks", {"trainee"}),
+    ("POST", "/faces/checks/" + "x" * 32, {"trainee"}),
+    ("GET", "/faces/images/reference/999999", {"trainee", "district_admin", "city_admin"}),
+    ("GET", "/faces/reviews", {"district_admin", "city_admin"}),
+    ("GET", "/faces/reviews/999999", {"district_admin", "city_admin"}),
+    ("POST", "/faces/reviews/999999", {"district_admin", "city_admin"}),
+    ("GET", "/faces/changes/999999", {"district_admin", "city_admin"}),
+    ("POST", "/faces/changes/999999", {"district_admin", "city_admin"}),
+    ("GET", "/faces/calibration", {"city_admin"}),
     ("GET", "/plaza/", EVERYONE),
     ("GET", "/plaza/courses/{course}", EVERYONE),
     ("GET", "/plaza/qr.svg", EVERYONE),

@@ -4,9 +4,9 @@ import pytest
 
 from tests.conftest import csrf_from, make_app
 from xuetang import migrations
-from xuetang.accounts import create_staff_account
 from xuetang.db import database
 from xuetang.models import Account, Person, Series
+from xuetang.services.accounts import create_staff_account
 
 
 def test_signin_page_renders_in_chinese(client):
@@ -97,7 +97,7 @@ def test_anonymous_htmx_request_gets_hx_redirect_not_302(client):
 def test_next_parameter_cannot_redirect_off_site(auth, client):
     page = client.get("/auth/signin")
     token = csrf_from(page.get_data(as_text=True))
-    from xuetang.demo import DEMO_PASSWORD
+    from xuetang.seed.demo import DEMO_PASSWORD
 
     response = client.post("/auth/signin?next=//evil.example/x", data={
         "identifier": "city", "password": DEMO_PASSWORD, "csrf_token": token})
@@ -111,7 +111,7 @@ def test_password_change_signs_out_other_sessions(app, auth, client):
 
     Auth(other).login("employer")
     token = auth.csrf("/auth/password")
-    from xuetang.demo import DEMO_PASSWORD
+    from xuetang.seed.demo import DEMO_PASSWORD
 
     client.post("/auth/password", data={"current": DEMO_PASSWORD, "new": "Another-pass9",
                                         "repeat": "Another-pass9", "csrf_token": token})
@@ -125,7 +125,7 @@ def limited_app(tmp_path):
                    WTF_CSRF_ENABLED=False)
     with database.connection_context():
         from tests.conftest import reset_database
-        from xuetang import demo
+        from xuetang.seed import demo
 
         reset_database()
         with app.app_context():

@@ -11,8 +11,9 @@ from tests.browser import serve, sign_in
 from tests.videos import make_video
 from xuetang import jobs
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
+from xuetang.jobs import transcode
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.seed.demo import TRAINEES, demo_id
 
 pytestmark = pytest.mark.browser
 CHUNK = 32 * 1024
@@ -22,17 +23,17 @@ CHUNK = 32 * 1024
 def queue_worker(app, tmp_path):
     """A real (SQLite) queue with one worker thread, so the page sees the transcode progress."""
     app.config.update(HUEY_IMMEDIATE=False, HUEY_SQLITE_PATH=str(tmp_path / "huey.sqlite3"))
-    jobs.configure(app.config)
+    jobs.init_app(app)
     stop = threading.Event()
 
     def work():
         while not stop.is_set():
-            task = jobs.huey.dequeue()
+            task = app.extensions["jobs"].huey.dequeue()
             if task is None:
                 stop.wait(0.1)
                 continue
             with app.app_context():
-                jobs.huey.execute(task)
+                app.extensions["jobs"].huey.execute(task)
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
@@ -42,7 +43,7 @@ def queue_worker(app, tmp_path):
         stop.set()
         thread.join(timeout=30)
         app.config["HUEY_IMMEDIATE"] = True
-        jobs.configure(app.config)
+        jobs.init_app(app)
 
 
 def test_uploader_creates_course_and_uploads_a_lesson(app, browser_page, tmp_path):
@@ -100,7 +101,7 @@ def ready_lesson(app, tmp_path) -> int:
         course = Course.create(organization=org, title="浏览器播放测试课程", category="public",
                                declared_hours=1, published=True)
         lesson = Lesson.create(course=course, title="第一讲 播放测试", position=1)
-        from xuetang import media_store
+        from xuetang.video import media_store
 
         name = media_store.new_source_name(lesson.id)
         path = media_store.resolve(app.config["MEDIA_ROOT"], name)
@@ -108,7 +109,7 @@ def ready_lesson(app, tmp_path) -> int:
         path.write_bytes(video.read_bytes())
         Lesson.update(source_name=name, status="uploaded", job_token="browser-test-000").where(
             Lesson.id == lesson.id).execute()
-        assert jobs.run_transcode(lesson.id, "browser-test-000") == "ready"
+        assert transcode.run_transcode(lesson.id, "browser-test-000") == "ready"
         other = Course.create(organization=org, title="卫生系列专用课程", category="professional",
                               declared_hours=1, published=True)
         CourseSeries.create(course=other, series=Series.get(Series.name == "卫生技术"))

@@ -6,8 +6,8 @@ from tests.browser import launch_browser, sign_in
 from tests.fakecam import make_y4m
 from tests.proctor_support import FACES, wang
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import FaceConsent, FaceReference
+from xuetang.seed.demo import TRAINEES, demo_id
 
 pytestmark = pytest.mark.browser
 WANG = demo_id(TRAINEES[0][1])
@@ -25,7 +25,7 @@ def test_consent_and_enrolment_through_the_webcam(live_server, tmp_path):
     with launch_browser(camera) as browser:
         context, page = new_page(browser)
         sign_in(page, live_server, WANG)
-        page.goto(f"{live_server.url}/proctor/enrol")  # sends us to the consent page first
+        page.goto(f"{live_server.url}/faces/enrol")  # sends us to the consent page first
         page.wait_for_selector("#consent-text")
         assert "专业科目无法在线学习" in page.inner_text("#consent-text")
         page.click("text=我已阅读并同意")
@@ -52,7 +52,7 @@ def test_webcam_frame_without_a_face_gets_the_hint(live_server, tmp_path):
     with launch_browser(camera) as browser:
         context, page = new_page(browser)
         sign_in(page, live_server, WANG)
-        page.goto(f"{live_server.url}/proctor/consent")
+        page.goto(f"{live_server.url}/faces/consent")
         page.click("text=我已阅读并同意")
         page.click("#camera-start")
         page.wait_for_selector("#camera-shoot:not([disabled])")

@@ -13,7 +13,6 @@ from tests.browser import launch_browser, serve, sign_in
 from tests.proctor_support import FACES, enrol, make_live_y4m, wang
 from tests.videos import make_video
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import (
     Course,
     CourseSeries,
@@ -26,6 +25,7 @@ from xuetang.models import (
     StudyCredit,
     WatchStretch,
 )
+from xuetang.seed.demo import TRAINEES, demo_id
 from xuetang.video.ffmpeg import probe
 
 pytestmark = pytest.mark.browser

@@ -1,8 +1,8 @@
 """The command line: db upgrade, create-admin, demo (idempotent, prints the logins)."""
 
 from xuetang.db import database
-from xuetang.demo import DEMO_PASSWORD
 from xuetang.models import Account, LedgerLine, Person
+from xuetang.seed.demo import DEMO_PASSWORD
 
 
 def counts():

@@ -1,7 +1,8 @@
 """Demo lectures: slides with Chinese titles made by ffmpeg, put through the real pipeline."""
 
-from xuetang import demo_media, media_store
 from xuetang.models import Course, Lesson, Organization
+from xuetang.seed import demo_media
+from xuetang.video import media_store
 from xuetang.video.ffmpeg import ffmpeg_binary, moov_before_mdat, probe
 
 
@@ -32,7 +33,7 @@ def test_slides_use_a_cjk_font_when_there_is_one(tmp_path):
 
 
 def test_demo_courses_are_idempotent(app, db):
-    from xuetang import demo
+    from xuetang.seed import demo
 
     before = Course.select().count()
     with app.app_context():

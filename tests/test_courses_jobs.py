@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.videos import make_video
-from xuetang import jobs, media_store
+from xuetang import jobs
 from xuetang.db import database
+from xuetang.jobs import transcode
+from xuetang.jobs.queue import make_huey
 from xuetang.models import Course, Lesson, Organization, Rendition
+from xuetang.video import media_store
 from xuetang.video.ffmpeg import TranscodeError, ffmpeg_binary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +71,7 @@ def test_final_failure_shows_the_reason_and_leaves_nothing(app, source_video, tm
     lesson_id = lesson_with_source(app, source_video)
     app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
     with app.app_context():
-        assert jobs.run_transcode(lesson_id, "t" * 16, final_attempt=True) == "failed"
+        assert transcode.run_transcode(lesson_id, "t" * 16, final_attempt=True) == "failed"
     lesson, renditions = get(app, lesson_id)
     assert lesson.status == "failed" and "ffmpeg 转码失败" in lesson.failure_reason
     assert renditions == [] and version_dirs(app, lesson_id) == []
@@ -79,12 +82,12 @@ def test_an_earlier_failure_is_retried_by_huey(app, source_video, tmp_path):
     lesson_id = lesson_with_source(app, source_video)
     app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
     with app.app_context(), pytest.raises(TranscodeError):
-        jobs.run_transcode(lesson_id, "t" * 16, final_attempt=False)
+        transcode.run_transcode(lesson_id, "t" * 16, final_attempt=False)
     lesson, _ = get(app, lesson_id)
     assert lesson.status == "uploaded" and "稍后自动重试" in lesson.failure_reason
     app.config["FFMPEG_BINARY"] = None  # the next attempt succeeds
     with app.app_context():
-        assert jobs.run_transcode(lesson_id, "t" * 16) == "ready"
+        assert transcode.run_transcode(lesson_id, "t" * 16) == "ready"
     lesson, renditions = get(app, lesson_id)
     assert lesson.status == "ready" and lesson.failure_reason == "" and len(renditions) == 2
     assert lesson.attempts == 2
@@ -93,7 +96,7 @@ def test_an_earlier_failure_is_retried_by_huey(app, source_video, tmp_path):
 def test_a_superseded_job_does_nothing(app, source_video):
     lesson_id = lesson_with_source(app, source_video, token="new-token-000000")
     with app.app_context():
-        assert jobs.run_transcode(lesson_id, "old-token-000000") == "skipped"
+        assert transcode.run_transcode(lesson_id, "old-token-000000") == "skipped"
     lesson, renditions = get(app, lesson_id)
     assert lesson.status == "uploaded" and renditions == []
 
@@ -102,7 +105,7 @@ def test_retry_button_requeues_a_failed_lesson(app, client, auth, source_video, 
     lesson_id = lesson_with_source(app, source_video)
     app.config["FFMPEG_BINARY"] = failing_ffmpeg(tmp_path)
     with app.app_context():
-        jobs.run_transcode(lesson_id, "t" * 16)
+        transcode.run_transcode(lesson_id, "t" * 16)
     app.config["FFMPEG_BINARY"] = None
     auth.login("uploader")
     token = auth.csrf("/courses/")
@@ -117,17 +120,17 @@ def test_retry_button_requeues_a_failed_lesson(app, client, auth, source_video, 
 
 def test_queue_storage_is_created_on_first_use(tmp_path):
     path = tmp_path / "q" / "huey.sqlite3"
-    queue = jobs.make_huey({"HUEY_BACKEND": "sqlite", "HUEY_SQLITE_PATH": str(path),
+    queue = make_huey({"HUEY_BACKEND": "sqlite", "HUEY_SQLITE_PATH": str(path),
                             "HUEY_IMMEDIATE": False})
     assert not path.exists()
     assert queue.pending_count() == 0 and path.exists()
     with pytest.raises(ValueError):
-        jobs.make_huey({"HUEY_BACKEND": "rabbit", "HUEY_IMMEDIATE": False})
+        make_huey({"HUEY_BACKEND": "rabbit", "HUEY_IMMEDIATE": False})
 
 
 def _consumer(env):
     return subprocess.Popen(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "xuetang.jobs.huey", "-w", "1", "-k", "thread",
+        [sys.executable, "-m", "huey.bin.huey_consumer", "worker.huey", "-w", "1", "-k", "thread",
          "-q"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, start_new_session=True)
 
@@ -154,11 +157,11 @@ def test_worker_killed_mid_transcode_is_recovered(app, tmp_path):
     video = make_video(tmp_path / "long.mp4", seconds=12, size="640x360")
     queue_file = tmp_path / "huey.sqlite3"
     app.config.update(HUEY_IMMEDIATE=False, HUEY_SQLITE_PATH=str(queue_file))
-    jobs.configure(app.config)
+    jobs.init_app(app)
     try:
         lesson_id = lesson_with_source(app, video)
         with app.app_context(), database.connection_context():
-            jobs.enqueue_transcode(Lesson.get_by_id(lesson_id))
+            transcode.enqueue_transcode(Lesson.get_by_id(lesson_id))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUEY_", "FFMPEG"))}
         env.update(DATABASE_URL=app.config["DATABASE_URL"], MEDIA_ROOT=app.config["MEDIA_ROOT"],
                    HUEY_SQLITE_PATH=str(queue_file), SECRET_KEY="test", DEMO_MEDIA="0",
@@ -188,4 +191,4 @@ def test_worker_killed_mid_transcode_is_recovered(app, tmp_path):
         assert not list(media_store.lesson_dir(app.config["MEDIA_ROOT"], lesson_id).rglob("*.part"))
     finally:
         app.config["HUEY_IMMEDIATE"] = True
-        jobs.configure(app.config)
+        jobs.init_app(app)

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
-from xuetang.proctor import face
-from xuetang.proctor.face import ImageRejected, Limits
 
 from tests.fakecam import make_y4m
+from xuetang.face import analysis
+from xuetang.face.analysis import ImageRejected, Limits
 
 FIXTURES = Path(__file__).parent / "fixtures" / "faces"
 GOOD = ["a_enroll", "a_webcam", "b_enroll", "b_webcam"]
@@ -36,7 +36,7 @@ def jpeg(img: Image.Image, **kwargs) -> bytes:
 @pytest.fixture(scope="module")
 def good():
     """Analyses of the four good fixtures, computed once for the module."""
-    return {name: face.analyse(raw(name)) for name in GOOD}
+    return {name: analysis.analyse(raw(name)) for name in GOOD}
 
 
 # --- quality -----------------------------------------------------------------------------------
@@ -61,44 +61,44 @@ def test_small_frame_is_upsampled_so_its_face_is_found(good):
 def assert_only(result, code):
     assert result.codes == [code]
     assert result.descriptor is None and not result.ok
-    assert result.problems[0].message == face.PROBLEM_MESSAGES[code]
+    assert result.problems[0].message == analysis.PROBLEM_MESSAGES[code]
 
 
 def test_no_face():
-    result = face.analyse(raw("no_face_cat"))
+    result = analysis.analyse(raw("no_face_cat"))
     assert_only(result, "no_face")
     assert result.face_count == 0
     assert result.problems[0].message.startswith("未检测到人脸")
 
 
 def test_multiple_faces():
-    result = face.analyse(raw("two_faces"))
+    result = analysis.analyse(raw("two_faces"))
     assert_only(result, "multiple_faces")
     assert result.face_count == 2 and len(result.boxes) == 2 and result.box is None
 
 
 def test_too_dark():
-    result = face.analyse(raw("a_dark"))
+    result = analysis.analyse(raw("a_dark"))
     assert_only(result, "too_dark")
     assert result.face_count == 1 and result.luminance < 30
 
 
 def test_too_bright():
-    result = face.analyse(jpeg(ImageEnhance.Brightness(image("a_enroll")).enhance(1.7)))
+    result = analysis.analyse(jpeg(ImageEnhance.Brightness(image("a_enroll")).enhance(1.7)))
     assert_only(result, "too_bright")
     assert result.luminance > 220
 
 
 def test_blurred_fixture_has_no_detectable_face():
     # Honest result: a_blurred.jpg is so soft that the HOG detector finds nothing, even upsampled.
-    result = face.analyse(raw("a_blurred"))
+    result = analysis.analyse(raw("a_blurred"))
     assert_only(result, "no_face")
     assert result.upsample == 1
 
 
 @pytest.mark.parametrize(("name", "radius"), [("a_enroll", 2), ("a_webcam", 1), ("b_webcam", 2)])
 def test_blurred_face_is_found_but_rejected(name, radius):
-    result = face.analyse(jpeg(image(name).filter(ImageFilter.GaussianBlur(radius))))
+    result = analysis.analyse(jpeg(image(name).filter(ImageFilter.GaussianBlur(radius))))
     assert_only(result, "blurred")
     assert result.face_count == 1 and result.sharpness < Limits().min_sharpness
 
@@ -108,31 +108,31 @@ def test_face_too_small():
     small = frame.resize((frame.width // 2, frame.height // 2), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", frame.size, (128, 128, 128))
     canvas.paste(small, (frame.width // 4, frame.height // 4))
-    result = face.analyse(jpeg(canvas))
+    result = analysis.analyse(jpeg(canvas))
     assert_only(result, "face_too_small")  # not also "blurred": the size hint is the useful one
     assert result.box[2] - result.box[0] < 60
 
 
 def test_face_size_limit_is_configurable(good):
     assert good["a_webcam"].ok
-    result = face.analyse(raw("a_webcam"), limits=Limits(min_face_px=100))
+    result = analysis.analyse(raw("a_webcam"), limits=Limits(min_face_px=100))
     assert result.codes == ["face_too_small"]
 
 
 def test_large_photo_is_downsized_before_detection():
     big = image("a_enroll").resize((1920, 1440), Image.Resampling.LANCZOS)
-    result = face.analyse(jpeg(big))
+    result = analysis.analyse(jpeg(big))
     assert result.ok and result.image_size == (640, 480) and result.upsample == 0
-    assert face.analyse(raw("a_enroll"), max_side=320).image_size == (320, 240)
+    assert analysis.analyse(raw("a_enroll"), max_side=320).image_size == (320, 240)
 
 
 def test_exif_orientation_is_applied():
     # Phones store photos sideways plus an EXIF Orientation tag (6: rotate 90° clockwise to view).
     sideways = image("a_enroll").rotate(90, expand=True)
-    assert face.analyse(jpeg(sideways)).codes == ["no_face"]
+    assert analysis.analyse(jpeg(sideways)).codes == ["no_face"]
     exif = Image.Exif()
     exif[0x0112] = 6
-    result = face.analyse(jpeg(sideways, exif=exif))
+    result = analysis.analyse(jpeg(sideways, exif=exif))
     assert result.ok and result.image_size == (480, 360)
 
 
@@ -141,8 +141,8 @@ def test_exif_orientation_is_applied():
 
 def rejected(data: bytes, **kwargs) -> ImageRejected:
     with pytest.raises(ImageRejected) as info:
-        face.analyse(data, **kwargs)
-    assert str(info.value) == face.REJECT_MESSAGES[info.value.code]
+        analysis.analyse(data, **kwargs)
+    assert str(info.value) == analysis.REJECT_MESSAGES[info.value.code]
     return info.value
 
 
@@ -202,66 +202,67 @@ def test_pixel_limit_is_configurable():
 
 def test_non_bytes_is_a_type_error():
     with pytest.raises(TypeError):
-        face.analyse(str(FIXTURES / "a_enroll.jpg"))
+        analysis.analyse(str(FIXTURES / "a_enroll.jpg"))
 
 
 # --- matching ------------------------------------------------------------------------------------
 
 
 def test_same_person_passes(good):
-    match = face.compare(good["a_webcam"].descriptor, [good["a_enroll"].descriptor])
+    match = analysis.compare(good["a_webcam"].descriptor, [good["a_enroll"].descriptor])
     assert match.passed and not match.suspicious_replay
     assert 0.1 < match.distance < 0.3  # fixture README: 0.18
-    assert face.compare(good["b_webcam"].descriptor, [good["b_enroll"].descriptor]).passed
+    assert analysis.compare(good["b_webcam"].descriptor, [good["b_enroll"].descriptor]).passed
 
 
 @pytest.mark.parametrize(("probe", "ref"), [("b_webcam", "a_enroll"), ("a_webcam", "b_enroll")])
 def test_other_person_fails(good, probe, ref):
-    match = face.compare(good[probe].descriptor, [good[ref].descriptor])
+    match = analysis.compare(good[probe].descriptor, [good[ref].descriptor])
     assert not match.passed
     assert match.distance > 0.6  # fixture README: 0.70
-    assert match.threshold == face.DEFAULT_THRESHOLD == 0.5
+    assert match.threshold == analysis.DEFAULT_THRESHOLD == 0.5
 
 
 def test_compare_takes_the_closest_reference(good):
     refs = [good["b_enroll"].descriptor, good["a_enroll"].descriptor]
-    match = face.compare(good["a_webcam"].descriptor, refs)
+    match = analysis.compare(good["a_webcam"].descriptor, refs)
     assert match.best_index == 1 and match.passed
 
 
 def test_threshold_is_configurable(good):
-    match = face.compare(good["a_webcam"].descriptor, [good["a_enroll"].descriptor], threshold=0.1)
+    match = analysis.compare(good["a_webcam"].descriptor, [good["a_enroll"].descriptor], threshold=0.1)
     assert not match.passed
 
 
 def test_replayed_enrolment_photo_is_suspicious(good):
-    again = face.analyse(raw("a_enroll"))
-    match = face.compare(again.descriptor, [good["a_enroll"].descriptor])
+    again = analysis.analyse(raw("a_enroll"))
+    match = analysis.compare(again.descriptor, [good["a_enroll"].descriptor])
     assert match.distance < 1e-6 and match.passed and match.suspicious_replay
 
 
 def test_compare_rejects_bad_descriptors(good):
     with pytest.raises(ValueError):
-        face.compare(good["a_webcam"].descriptor, [])
+        analysis.compare(good["a_webcam"].descriptor, [])
     with pytest.raises(ValueError):
-        face.compare(np.zeros(64), [good["a_enroll"].descriptor])
+        analysis.compare(np.zeros(64), [good["a_enroll"].descriptor])
     with pytest.raises(ValueError):
-        face.compare(np.full(128, np.nan), [good["a_enroll"].descriptor])
+        analysis.compare(np.full(128, np.nan), [good["a_enroll"].descriptor])
 
 
 def test_descriptor_bytes_round_trip(good):
     descriptor = good["a_enroll"].descriptor
-    data = face.descriptor_to_bytes(descriptor)
+    data = analysis.descriptor_to_bytes(descriptor)
     assert isinstance(data, bytes) and len(data) == 512
     assert data[:4] == struct.pack("<f", descriptor[0])
-    back = face.descriptor_from_bytes(data)
+    back = analysis.descriptor_from_bytes(data)
     assert back.shape == (128,) and back.dtype == np.float64
     np.testing.assert_allclose(back, descriptor, atol=1e-6)
-    assert face.descriptor_to_bytes(back) == data
+    assert analysis.descriptor_to_bytes(back) == data
     probe = good["a_webcam"].descriptor
-    assert abs(face.compare(probe, [back]).distance - face.compare(probe, [descriptor]).distance) < 1e-6
+    distances = [analysis.compare(probe, [d]).distance for d in (back, descriptor)]
+    assert abs(distances[0] - distances[1]) < 1e-6
     with pytest.raises(ValueError):
-        face.descriptor_from_bytes(data[:-1])
+        analysis.descriptor_from_bytes(data[:-1])
 
 
 # --- concurrency and packaging -------------------------------------------------------------------
@@ -269,12 +270,12 @@ def test_descriptor_bytes_round_trip(good):
 
 def test_engine_is_a_singleton_across_threads():
     engines = []
-    threads = [threading.Thread(target=lambda: engines.append(face.get_engine())) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: engines.append(analysis.get_engine())) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(engines) == 4 and all(e is face.get_engine() for e in engines)
+    assert len(engines) == 4 and all(e is analysis.get_engine() for e in engines)
 
 
 def test_analyse_from_four_threads_gives_identical_descriptors(good):
@@ -287,7 +288,7 @@ def test_analyse_from_four_threads_gives_identical_descriptors(good):
         try:
             start.wait()
             for name in names[worker:] + names[:worker]:  # different order in each thread
-                results[worker, name] = face.analyse(raw(name)).descriptor
+                results[worker, name] = analysis.analyse(raw(name)).descriptor
         except Exception as err:  # reported in the main thread
             errors.append(err)
 
@@ -309,9 +310,9 @@ def test_face_module_imports_without_flask_or_peewee():
         "sys.modules['flask'] = None\n"
         "sys.modules['peewee'] = None\n"
         "pkg = types.ModuleType('xuetang')\n"
-        f"pkg.__path__ = [{str(Path(face.__file__).parents[1])!r}]\n"
+        f"pkg.__path__ = [{str(Path(analysis.__file__).parents[1])!r}]\n"
         "sys.modules['xuetang'] = pkg\n"
-        "import xuetang.proctor.face as f\n"
+        "import xuetang.face.analysis as f\n"
         "assert f.compare([0.0] * 128, [[0.0] * 128]).suspicious_replay\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

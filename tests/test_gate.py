@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from xuetang.rules import watching as w
 from xuetang.rules.gate import Check, Gate, Release, is_covered, last_pass_ms, release
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from xuetang.credit import year_view
 from xuetang.models import LedgerLine, Person, StudyYear
+from xuetang.services.ledger import year_view
 
 
 @pytest.fixture

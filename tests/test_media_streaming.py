@@ -7,8 +7,8 @@ import pytest
 from werkzeug.http import http_date
 
 from tests.videos import make_video
-from xuetang import media_store
 from xuetang.models import Course, Lesson, Organization, Rendition
+from xuetang.video import media_store
 from xuetang.web.media import BoundedFile
 
 

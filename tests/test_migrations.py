@@ -5,7 +5,7 @@ from decimal import Decimal
 from xuetang import migrations
 from xuetang.db import database
 from xuetang.models import LedgerLine, Person, StudyYear
-from xuetang.reference import ensure_reference_data
+from xuetang.seed.reference import ensure_reference_data
 
 
 def test_upgrade_from_first_version_keeps_data(empty_app):

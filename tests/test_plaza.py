@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import Course, Lesson, Organization
+from xuetang.seed.demo import TRAINEES, demo_id
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = "专业技术人员职业道德与诚信建设"

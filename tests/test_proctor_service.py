@@ -478,4 +478,4 @@ def test_open_face_issues_the_pre_play_check_or_says_why_not(ctx):
     state = service.open_face(person, None, "s1")
     assert state.blocked and state.pending.kind == "before_play"
     assert service.open_face(person, None, "s1").pending.id == state.pending.id  # not twice
-    assert state.as_json()["check"]["url"] == f"/proctor/checks/{state.pending.nonce}"
+    assert state.as_json()["check"]["url"] == f"/faces/checks/{state.pending.nonce}"

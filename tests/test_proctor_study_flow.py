@@ -15,8 +15,8 @@ from tests.study_helpers import (
     without_random_checks,
 )
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import FaceCheck, WatchStretch
+from xuetang.seed.demo import TRAINEES, demo_id
 
 WANG = demo_id(TRAINEES[0][1])
 
@@ -83,8 +83,8 @@ def test_other_face_holds_the_play_until_an_admin_overrides(app, client, auth, t
     # The district admin looks at the snapshot and overrides with a written reason.
     auth.logout()
     auth.login("lixia")
-    token = auth.csrf("/proctor/reviews")
-    response = client.post(f"/proctor/reviews/{failed.id}", data={
+    token = auth.csrf("/faces/reviews")
+    response = client.post(f"/faces/reviews/{failed.id}", data={
         "csrf_token": token, "decision": "pass", "reason": "同一人，侧光导致误判（电话核实）"})
     assert response.status_code == 303
     assert online_minutes(WANG, 2021) == 3  # the 180 s held by the failed check

@@ -19,7 +19,6 @@ from tests.proctor_support import (
 )
 from xuetang import proctor_service as service
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import (
     Account,
     FaceCheck,
@@ -30,6 +29,7 @@ from xuetang.models import (
     ReferenceChange,
     utcnow,
 )
+from xuetang.seed.demo import TRAINEES, demo_id
 
 WANG = demo_id(TRAINEES[0][1])
 LI = demo_id(TRAINEES[1][1])
@@ -50,16 +50,16 @@ def setup(app, db):
 def upload(client, token, data, **fields):
     body = {"csrf_token": token, "photo": (io.BytesIO(data), "me.jpg", "image/jpeg")}
     body.update(fields)
-    return client.post("/proctor/enrol/references", data=body, content_type="multipart/form-data")
+    return client.post("/faces/enrol/references", data=body, content_type="multipart/form-data")
 
 
 def snapshot(client, token, nonce, data, as_file=True):
     headers = {"X-CSRFToken": token}
     if as_file:
-        return client.post(f"/proctor/checks/{nonce}", headers=headers,
+        return client.post(f"/faces/checks/{nonce}", headers=headers,
                            data={"snapshot": (io.BytesIO(data), "s.jpg", "image/jpeg")},
                            content_type="multipart/form-data")
-    return client.post(f"/proctor/checks/{nonce}", headers=headers, data=data,
+    return client.post(f"/faces/checks/{nonce}", headers=headers, data=data,
                        content_type="image/jpeg")
 
 
@@ -68,35 +68,35 @@ def snapshot(client, token, nonce, data, as_file=True):
 
 def test_consent_page_explains_purpose_retention_audience_and_alternatives(auth, client):
     auth.login(WANG)
-    page = client.get("/proctor/consent").get_data(as_text=True)
+    page = client.get("/faces/consent").get_data(as_text=True)
     for text in ("用途", "保存期限", "30 天", "谁能看到", "专业科目无法在线学习", "高级研修", "备案"):
         assert text in page, text
 
 
 def test_enrol_redirects_to_consent_first(auth, client):
     auth.login(WANG)
-    response = client.get("/proctor/enrol")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/proctor/consent")
+    response = client.get("/faces/enrol")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/faces/consent")
 
 
 def test_agree_then_refuse_is_recorded(auth, client, db):
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
-    response = client.post("/proctor/consent", data={"csrf_token": token, "choice": "agree"})
-    assert response.status_code == 303 and "/proctor/enrol" in response.headers["Location"]
+    token = auth.csrf("/faces/consent")
+    response = client.post("/faces/consent", data={"csrf_token": token, "choice": "agree"})
+    assert response.status_code == 303 and "/faces/enrol" in response.headers["Location"]
     assert FaceConsent.get(FaceConsent.person == wang()).agreed
-    client.post("/proctor/consent", data={"csrf_token": token, "choice": "refuse"})
+    client.post("/faces/consent", data={"csrf_token": token, "choice": "refuse"})
     assert not FaceConsent.get(FaceConsent.person == wang()).agreed
-    page = client.get("/proctor/consent").get_data(as_text=True)
+    page = client.get("/faces/consent").get_data(as_text=True)
     assert "专业科目无法在线学习" in page and "我已阅读并同意" in page
 
 
 def test_consent_without_a_choice_or_token_writes_nothing(auth, client, db):
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
-    response = client.post("/proctor/consent", data={"csrf_token": token, "choice": "maybe"})
+    token = auth.csrf("/faces/consent")
+    response = client.post("/faces/consent", data={"csrf_token": token, "choice": "maybe"})
     assert response.status_code == 400 and "请选择" in response.get_data(as_text=True)
-    assert client.post("/proctor/consent", data={"choice": "agree"}).status_code == 400
+    assert client.post("/faces/consent", data={"choice": "agree"}).status_code == 400
     assert FaceConsent.select().count() == 0
 
 
@@ -104,8 +104,8 @@ def test_consent_without_a_choice_or_token_writes_nothing(auth, client, db):
 
 
 def agree(auth, client):
-    token = auth.csrf("/proctor/consent")
-    client.post("/proctor/consent", data={"csrf_token": token, "choice": "agree"})
+    token = auth.csrf("/faces/consent")
+    client.post("/faces/consent", data={"csrf_token": token, "choice": "agree"})
     return token
 
 
@@ -116,7 +116,7 @@ def test_upload_enrolment_good_photo(auth, client, db):
     page = response.get_data(as_text=True)
     assert response.status_code == 201 and "参考照片已登记" in page and 'id="enrolled"' in page
     ref = FaceReference.get(FaceReference.person == wang())
-    image = client.get(f"/proctor/images/reference/{ref.id}")
+    image = client.get(f"/faces/images/reference/{ref.id}")
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
     assert "no-store" in image.headers["Cache-Control"]
 
@@ -124,7 +124,7 @@ def test_upload_enrolment_good_photo(auth, client, db):
 def test_captured_enrolment_answers_a_fragment(auth, client, db):
     auth.login(WANG)
     token = agree(auth, client)
-    response = client.post("/proctor/enrol/references", headers={"HX-Request": "true", "X-CSRFToken": token},
+    response = client.post("/faces/enrol/references", headers={"HX-Request": "true", "X-CSRFToken": token},
                            data={"photo": (io.BytesIO(raw("a_enroll")), "snapshot.jpg", "image/jpeg")},
                            content_type="multipart/form-data")
     text = response.get_data(as_text=True)
@@ -164,10 +164,10 @@ def test_upload_enrolment_blurred_face_and_bad_files(auth, client, db):
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"big.jpg\"\r\n"
             "Content-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff" + bytes(8 * 1024 * 1024 + 10) \
         + f"\r\n--{boundary}--\r\n".encode()
-    response = client.post("/proctor/enrol/references", data=body,
+    response = client.post("/faces/enrol/references", data=body,
                            content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 413 and "过大" in response.get_data(as_text=True)
-    response = client.post("/proctor/enrol/references", data={"csrf_token": token})
+    response = client.post("/faces/enrol/references", data={"csrf_token": token})
     assert response.status_code == 400 and "没有收到照片" in response.get_data(as_text=True)
     assert FaceReference.select().count() == 0
 
@@ -190,9 +190,9 @@ def test_delete_reference_keeps_the_last(auth, client, db):
     upload(client, token, raw("a_enroll"))
     upload(client, token, mirrored("a_enroll"))
     first, second = FaceReference.select().order_by(FaceReference.id)
-    response = client.post(f"/proctor/enrol/references/{first.id}/delete", data={"csrf_token": token})
+    response = client.post(f"/faces/enrol/references/{first.id}/delete", data={"csrf_token": token})
     assert response.status_code == 200 and "已删除" in response.get_data(as_text=True)
-    response = client.post(f"/proctor/enrol/references/{second.id}/delete", data={"csrf_token": token})
+    response = client.post(f"/faces/enrol/references/{second.id}/delete", data={"csrf_token": token})
     assert response.status_code == 409 and FaceReference.select().count() == 1
 
 
@@ -201,8 +201,8 @@ def test_someone_elses_reference_is_neither_visible_nor_deletable(auth, client, 
     ref = setup(lambda: FaceReference.get())
     auth.login(WANG)
     token = agree(auth, client)
-    assert client.get(f"/proctor/images/reference/{ref.id}").status_code == 404
-    response = client.post(f"/proctor/enrol/references/{ref.id}/delete", data={"csrf_token": token})
+    assert client.get(f"/faces/images/reference/{ref.id}").status_code == 404
+    response = client.post(f"/faces/enrol/references/{ref.id}/delete", data={"csrf_token": token})
     assert response.status_code == 404
     assert setup(lambda: FaceReference.select().count()) == 1
 
@@ -216,14 +216,14 @@ def lesson(setup):
 
 
 def start_check(client, token, lesson_id):
-    return client.post("/proctor/checks", json={"lesson_id": lesson_id},
+    return client.post("/faces/checks", json={"lesson_id": lesson_id},
                        headers={"X-CSRFToken": token})
 
 
 def test_check_before_playback_passes(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     started = start_check(client, token, lesson.id)
     body = started.get_json()
     assert started.status_code == 201 and body["required"] and body["deadline_s"] == 60
@@ -236,7 +236,7 @@ def test_check_before_playback_passes(auth, client, setup, lesson):
 def test_raw_jpeg_body_is_accepted_too(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     response = snapshot(client, token, nonce, raw("a_webcam"), as_file=False)
     assert response.get_json()["decision"] == "pass"
@@ -245,7 +245,7 @@ def test_raw_jpeg_body_is_accepted_too(auth, client, setup, lesson):
 def test_other_persons_face_fails_and_offers_a_retry(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     body = snapshot(client, token, nonce, raw("b_webcam")).get_json()
     assert body["passed"] is False and body["reason_code"] == "mismatch" and "retry" in body
@@ -260,7 +260,7 @@ def test_other_persons_face_fails_and_offers_a_retry(auth, client, setup, lesson
 def test_poor_snapshots_fail_with_reason(auth, client, setup, lesson, name, code):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     body = snapshot(client, token, nonce, raw(name)).get_json()
     assert body["decision"] == "fail" and body["reason_code"] == code and body["problems"]
@@ -275,7 +275,7 @@ def test_poor_snapshots_fail_with_reason(auth, client, setup, lesson, name, code
 def test_bad_snapshot_files_write_nothing(auth, client, setup, lesson, data, status, code):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     response = snapshot(client, token, nonce, data)
     assert response.status_code == status and response.get_json()["error"] == code
@@ -287,7 +287,7 @@ def test_bad_snapshot_files_write_nothing(auth, client, setup, lesson, data, sta
 def test_snapshot_without_valid_nonce_or_twice(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     assert snapshot(client, token, "no-such-nonce", raw("a_webcam")).status_code == 404
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     assert snapshot(client, token, nonce, raw("a_webcam")).status_code == 200
@@ -301,7 +301,7 @@ def test_expired_nonce_is_refused(auth, client, setup, lesson):
     check = setup(service.issue_check, wang(), lesson.id, "s1", 60,
                   now=utcnow() - dt.timedelta(minutes=5))
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     response = snapshot(client, token, check.nonce, raw("a_webcam"))
     assert response.status_code == 410 and "超时" in response.get_json()["message"]
 
@@ -311,12 +311,12 @@ def test_snapshot_for_another_persons_session_is_refused(auth, client, setup, le
     setup(enrol, li(), "b_enroll")
     check = setup(service.issue_check, wang(), lesson.id, "wang-session")
     auth.login(LI)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     response = snapshot(client, token, check.nonce, raw("b_webcam"))
     assert response.status_code == 404
     assert setup(lambda: FaceCheck.get_by_id(check.id).used_at) is None
     # Nor may Li ask for a retry nonce in Wang's play session.
-    response = client.post("/proctor/checks", json={"lesson_id": lesson.id,
+    response = client.post("/faces/checks", json={"lesson_id": lesson.id,
                                                     "play_session_id": "wang-session"},
                            headers={"X-CSRFToken": token})
     assert response.status_code == 404
@@ -325,7 +325,7 @@ def test_snapshot_for_another_persons_session_is_refused(auth, client, setup, le
 def test_byte_identical_repeat_is_refused(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     first = start_check(client, token, lesson.id).get_json()["nonce"]
     assert snapshot(client, token, first, raw("a_webcam")).get_json()["passed"]
     second = start_check(client, token, lesson.id).get_json()["nonce"]
@@ -338,7 +338,7 @@ def test_check_requests_for_unknown_or_foreign_lessons(auth, client, setup):
     other_series = setup(professional_lesson, series="卫生技术")
     public = setup(professional_lesson, category="public")
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     assert start_check(client, token, 999999).status_code == 404
     assert start_check(client, token, "abc").status_code == 404
     assert start_check(client, token, other_series.id).status_code == 404
@@ -348,12 +348,12 @@ def test_check_requests_for_unknown_or_foreign_lessons(auth, client, setup):
 
 def test_check_request_without_enrolment_or_consent(auth, client, lesson):
     auth.login(WANG)
-    token = auth.csrf("/proctor/consent")
+    token = auth.csrf("/faces/consent")
     body = start_check(client, token, lesson.id).get_json()
-    assert body["error"] == "no_consent" and body["url"].endswith("/proctor/consent")
+    assert body["error"] == "no_consent" and body["url"].endswith("/faces/consent")
     agree(auth, client)
     response = start_check(client, token, lesson.id)
-    assert response.status_code == 409 and response.get_json()["url"].endswith("/proctor/enrol")
+    assert response.status_code == 409 and response.get_json()["url"].endswith("/faces/enrol")
 
 
 def test_public_courses_are_checked_when_configured(app, setup, lesson):
@@ -378,31 +378,31 @@ def failed_check(setup, lesson, person_fn=wang, ref="a_enroll", probe="b_webcam"
 def test_review_queue_shows_failed_checks_side_by_side(auth, client, setup, lesson):
     check = failed_check(setup, lesson)
     auth.login("lixia")
-    queue = client.get("/proctor/reviews").get_data(as_text=True)
+    queue = client.get("/faces/reviews").get_data(as_text=True)
     assert "王建华" in queue and "未通过" in queue
-    page = client.get(f"/proctor/reviews/{check.id}").get_data(as_text=True)
-    assert f"/proctor/images/check/{check.id}" in page and "/proctor/images/reference/" in page
-    image = client.get(f"/proctor/images/check/{check.id}")
+    page = client.get(f"/faces/reviews/{check.id}").get_data(as_text=True)
+    assert f"/faces/images/check/{check.id}" in page and "/faces/images/reference/" in page
+    image = client.get(f"/faces/images/check/{check.id}")
     assert image.status_code == 200 and image.data == raw("b_webcam")
 
 
 def test_override_needs_a_reason_and_is_audited(auth, client, setup, lesson):
     check = failed_check(setup, lesson)
     auth.login("lixia")
-    token = auth.csrf("/proctor/reviews")
-    response = client.post(f"/proctor/reviews/{check.id}",
+    token = auth.csrf("/faces/reviews")
+    response = client.post(f"/faces/reviews/{check.id}",
                            data={"csrf_token": token, "decision": "pass", "reason": ""})
     assert response.status_code == 400 and "理由" in response.get_data(as_text=True)
     assert setup(lambda: FaceReview.select().count()) == 0
-    response = client.post(f"/proctor/reviews/{check.id}",
+    response = client.post(f"/faces/reviews/{check.id}",
                            data={"csrf_token": token, "decision": "pass",
                                  "reason": "本人在窗口核实，摄像头偏色"})
     assert response.status_code == 303
     review = setup(lambda: FaceReview.get())
     assert review.decision == "pass" and review.reviewer.username == "lixia"
     assert setup(lambda: FaceCheck.get_by_id(check.id).passed)
-    assert "王建华" not in client.get("/proctor/reviews").get_data(as_text=True)
-    assert "王建华" in client.get("/proctor/reviews?show=all").get_data(as_text=True)
+    assert "王建华" not in client.get("/faces/reviews").get_data(as_text=True)
+    assert "王建华" in client.get("/faces/reviews?show=all").get_data(as_text=True)
 
 
 def test_district_admin_sees_only_own_district(auth, client, setup, lesson):
@@ -416,17 +416,17 @@ def test_district_admin_sees_only_own_district(auth, client, setup, lesson):
 
     setup(move_to_other_district)
     auth.login("lixia")
-    assert "王建华" not in client.get("/proctor/reviews").get_data(as_text=True)
-    assert client.get(f"/proctor/reviews/{check.id}").status_code == 403
-    assert client.get(f"/proctor/images/check/{check.id}").status_code == 404
-    token = auth.csrf("/proctor/reviews")
-    response = client.post(f"/proctor/reviews/{check.id}",
+    assert "王建华" not in client.get("/faces/reviews").get_data(as_text=True)
+    assert client.get(f"/faces/reviews/{check.id}").status_code == 403
+    assert client.get(f"/faces/images/check/{check.id}").status_code == 404
+    token = auth.csrf("/faces/reviews")
+    response = client.post(f"/faces/reviews/{check.id}",
                            data={"csrf_token": token, "decision": "pass", "reason": "越权改判测试"})
     assert response.status_code == 403
     auth.logout()
     auth.login("city")
-    assert "王建华" in client.get("/proctor/reviews").get_data(as_text=True)
-    assert client.get(f"/proctor/images/check/{check.id}").status_code == 200
+    assert "王建华" in client.get("/faces/reviews").get_data(as_text=True)
+    assert client.get(f"/faces/images/check/{check.id}").status_code == 200
 
 
 def test_employer_and_other_trainees_never_see_face_images(auth, client, setup, lesson):
@@ -434,8 +434,8 @@ def test_employer_and_other_trainees_never_see_face_images(auth, client, setup, 
     ref = setup(lambda: FaceReference.get())
     for login in ("employer", LI):
         auth.login(login)
-        assert client.get(f"/proctor/images/check/{check.id}").status_code in (403, 404)
-        assert client.get(f"/proctor/images/reference/{ref.id}").status_code in (403, 404)
+        assert client.get(f"/faces/images/check/{check.id}").status_code in (403, 404)
+        assert client.get(f"/faces/images/reference/{ref.id}").status_code in (403, 404)
         auth.logout()
 
 
@@ -444,20 +444,20 @@ def test_reference_change_request_approved_by_admin(auth, client, setup):
     change = setup(lambda: service.add_reference(wang(), account_of(wang()), raw("b_enroll"),
                                                  request_review=True).request)
     auth.login("lixia")
-    queue = client.get("/proctor/reviews").get_data(as_text=True)
-    assert f"/proctor/changes/{change.id}" in queue
-    page = client.get(f"/proctor/changes/{change.id}").get_data(as_text=True)
-    assert f"/proctor/images/request/{change.id}" in page
-    token = auth.csrf("/proctor/reviews")
-    response = client.post(f"/proctor/changes/{change.id}", data={"csrf_token": token, "reason": "x"})
+    queue = client.get("/faces/reviews").get_data(as_text=True)
+    assert f"/faces/changes/{change.id}" in queue
+    page = client.get(f"/faces/changes/{change.id}").get_data(as_text=True)
+    assert f"/faces/images/request/{change.id}" in page
+    token = auth.csrf("/faces/reviews")
+    response = client.post(f"/faces/changes/{change.id}", data={"csrf_token": token, "reason": "x"})
     assert response.status_code == 400
-    response = client.post(f"/proctor/changes/{change.id}",
+    response = client.post(f"/faces/changes/{change.id}",
                            data={"csrf_token": token, "decision": "approve",
                                  "reason": "本人持身份证现场核实"})
     assert response.status_code == 303
     refs = setup(service.references_of, wang())
     assert len(refs) == 1 and refs[0].image_sha256 == change.image_sha256
-    response = client.post(f"/proctor/changes/{change.id}",
+    response = client.post(f"/faces/changes/{change.id}",
                            data={"csrf_token": token, "decision": "reject", "reason": "再处理一次"})
     assert response.status_code == 400 and "已经处理" in response.get_data(as_text=True)
 
@@ -473,7 +473,7 @@ def test_calibration_histogram(auth, client, setup, lesson):
     city = setup(lambda: Account.get(Account.username == "city"))
     setup(service.review, check, city, "pass", "人工核实为本人")
     auth.login("city")
-    page = client.get("/proctor/calibration").get_data(as_text=True)
+    page = client.get("/faces/calibration").get_data(as_text=True)
     assert 'id="histogram"' in page and "0.15–0.20" in page and "0.65–0.70" in page
     outcomes = "".join(page.split('id="outcomes"')[1].split())
     assert "改判为通过</td><td>1</td><td>0.6" in outcomes  # b_webcam is 0.69-0.70 from a_enroll
@@ -487,7 +487,7 @@ def test_purge_command_deletes_old_images_keeps_rows(app, setup, lesson):
     setup(service.decide, check.nonce, wang(), raw("a_webcam"), now=past)
     path = setup(lambda: service.resolve(FaceCheck.get_by_id(check.id).snapshot_name))
     database.close()
-    result = app.test_cli_runner().invoke(args=["proctor", "purge"])
+    result = app.test_cli_runner().invoke(args=["faces", "purge"])
     assert result.exit_code == 0 and "purged 1" in result.output
     assert not path.exists()
     row = setup(lambda: FaceCheck.get_by_id(check.id))
@@ -495,15 +495,13 @@ def test_purge_command_deletes_old_images_keeps_rows(app, setup, lesson):
 
 
 def test_purge_is_a_daily_huey_task(app, setup, lesson):
-    from xuetang import proctor_tasks
-    from xuetang.jobs import huey
-
-    assert proctor_tasks.purge_face_snapshots.task_class in huey._registry._periodic_tasks
+    queue = app.extensions["jobs"]
+    assert queue.purge.task_class in queue.huey._registry._periodic_tasks
     setup(enrol, wang(), "a_enroll")
     past = utcnow() - dt.timedelta(days=31)
     check = setup(service.issue_check, wang(), lesson.id, "s1", now=past)
     setup(service.decide, check.nonce, wang(), raw("a_webcam"), now=past)
     database.close()
     with app.app_context():
-        assert proctor_tasks.run_purge() == 1
+        assert queue.purge.call_local() == 1
     assert setup(lambda: FaceCheck.get_by_id(check.id).snapshot_purged_at) is not None

@@ -25,7 +25,7 @@ import pytest
 
 from tests.study_helpers import local_ms, make_lesson, online_minutes
 from xuetang.db import database
-from xuetang.demo import DEMO_PASSWORD
+from xuetang.seed.demo import DEMO_PASSWORD
 
 REPO = Path(__file__).resolve().parents[1]
 

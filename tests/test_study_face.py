@@ -53,7 +53,7 @@ def statuses():
 
 def test_the_page_announces_face_checks(client, tab, lesson):
     html = client.get(f"/study/lesson/{lesson}").get_data(as_text=True)
-    assert "camera.js" in html and "proctor-player.js" in html and "人脸核验" in html
+    assert "camera.js" in html and "face-player.js" in html and "人脸核验" in html
 
 
 def test_no_credit_before_the_first_pass_then_credit_behind_each_pass(app, tab, clock,
@@ -120,7 +120,7 @@ def test_the_end_of_a_lesson_asks_for_a_closing_check(app, tab, clock, trainee_i
 
 
 def test_without_consent_professional_play_cannot_earn(app, client, auth, clock, lesson):
-    from xuetang.demo import TRAINEES, demo_id
+    from xuetang.seed.demo import TRAINEES, demo_id
 
     other = demo_id(TRAINEES[1][1])  # 李秀梅, 工程技术, never enrolled
     assert auth.login(other).status_code == 303

@@ -21,7 +21,6 @@ from tests.study_helpers import (
     without_random_checks,
 )
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import (
     BeatRejection,
     LedgerLine,
@@ -30,6 +29,7 @@ from xuetang.models import (
     StudyYear,
     WatchStretch,
 )
+from xuetang.seed.demo import TRAINEES, demo_id
 
 OTHER_TRAINEE = demo_id(TRAINEES[1][1])  # 李秀梅, 工程技术 too
 HEALTH_TRAINEE = demo_id(TRAINEES[2][1])  # 张志强, 卫生技术
@@ -309,8 +309,8 @@ def test_professional_course_of_another_series_is_not_offered(app, client, auth,
 def test_professional_course_of_another_series_credits_nothing(app, client, auth, clock):
     """A trainee who is also staff may open any course, but another series' professional
     course earns nothing, and the page says why."""
-    from xuetang.accounts import grant
     from xuetang.models import Account, Organization, Person
+    from xuetang.services.accounts import grant
 
     with database.connection_context():
         account = Account.get(Account.person == Person.get(Person.id_number == HEALTH_TRAINEE))

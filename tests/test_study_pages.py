@@ -5,8 +5,8 @@ import pytest
 from tests.conftest import Auth
 from tests.study_helpers import Clock, Player, local_ms, make_lesson
 from xuetang.db import database
-from xuetang.demo import TRAINEES, demo_id
 from xuetang.models import LedgerLine, Person, StudyCredit
+from xuetang.seed.demo import TRAINEES, demo_id
 
 
 @pytest.fixture

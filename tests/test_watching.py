@@ -8,6 +8,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from xuetang.rules import watching as w
 from xuetang.rules.watching import (
     BadHeartbeat,

@@ -20,7 +20,7 @@ def test_htmx_year_switch_returns_only_the_fragment(auth, client, trainee_id):
 
 
 def test_exempt_series_is_shown_as_exempt(auth, client):
-    from xuetang.demo import TRAINEES, demo_id
+    from xuetang.seed.demo import TRAINEES, demo_id
 
     auth.login(demo_id(TRAINEES[3][1]))
     page = client.get("/study/year").get_data(as_text=True)
@@ -33,7 +33,7 @@ def test_unknown_year_is_404(auth, client, trainee_id):
 
 
 def test_trainee_sees_only_their_own_lines(auth, client):
-    from xuetang.demo import TRAINEES, demo_id
+    from xuetang.seed.demo import TRAINEES, demo_id
 
     auth.login(demo_id(TRAINEES[1][1]))  # 李秀梅
     page = client.get("/study/year/2021").get_data(as_text=True)

@@ -20,9 +20,10 @@ def create_app(test_config: dict | None = None):
     )
     app.config.from_mapping(config_module.load(Path(app.instance_path), test_config))
 
-    from xuetang import db, extensions, web
+    from xuetang import db, extensions, jobs, web
 
     db.init_app(app)
+    jobs.init_app(app)
     extensions.htmx.init_app(app)
     extensions.csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")

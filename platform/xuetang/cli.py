@@ -3,9 +3,10 @@
 import click
 from flask.cli import AppGroup
 
-from xuetang import accounts, migrations
+from xuetang import migrations
 from xuetang.db import database
 from xuetang.models import Account, Organization
+from xuetang.services import accounts
 
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -39,7 +40,7 @@ def create_admin(username, password):
 @click.option("--if-empty", is_flag=True, help="Only when the database has no accounts yet.")
 def demo(if_empty):
     """Load the demo data (idempotent) and print the demo logins."""
-    from xuetang import demo as demo_data
+    from xuetang.seed import demo as demo_data
 
     with database.connection_context():
         if if_empty and Account.select().exists():

@@ -1,6 +1,6 @@
 """Face checks glued to the database and the file store: consent, enrolment, checks, reviews, purge.
 
-The pure parts live elsewhere (xuetang.proctor.face decides on pixels, xuetang.rules.gate decides
+The pure parts live elsewhere (xuetang.face.analysis decides on pixels, xuetang.rules.gate decides
 on credit); this module records everything as evidence and enforces the anti-spoofing basics:
 
 - each snapshot is bound to a nonce: single use (claimed with one conditional UPDATE), expiring,
@@ -46,6 +46,8 @@ from blinker import Namespace
 from peewee import fn
 
 from xuetang.db import database
+from xuetang.face import analysis as face
+from xuetang.face.quality import ImageRejected, Limits
 from xuetang.models import (
     Course,
     CourseSeries,
@@ -58,8 +60,6 @@ from xuetang.models import (
     ReferenceChange,
     utcnow,
 )
-from xuetang.proctor import face
-from xuetang.proctor.quality import ImageRejected, Limits
 from xuetang.rules.gate import Check
 
 CONSENT_VERSION = "2021-1"
@@ -567,9 +567,9 @@ def check_payload(check: FaceCheck) -> dict:
     try:
         from flask import url_for
 
-        url = url_for("proctor.submit_snapshot", nonce=check.nonce)
+        url = url_for("faces.submit_snapshot", nonce=check.nonce)
     except RuntimeError:
-        url = f"/proctor/checks/{check.nonce}"
+        url = f"/faces/checks/{check.nonce}"
     return {"nonce": check.nonce, "url": url, "kind": check.kind,
             "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
 

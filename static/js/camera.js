@@ -20,7 +20,7 @@
  *
  * A face check in the player:
  *   const blob = await XuetangCamera.capture();                 // 320 px, quality 0.7
- *   const res = await XuetangCamera.post("/proctor/checks/" + nonce, blob);
+ *   const res = await XuetangCamera.post("/faces/checks/" + nonce, blob);
  *   if (res.data && res.data.passed) { ...resume... } else { ...pause, show res.data.reason,
  *       retry with res.data.retry.nonce... }
  */

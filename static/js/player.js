@@ -58,7 +58,7 @@
   function playing() { return !video.paused && !video.ended; }
 
   function show(answer) {
-    // Face checks (proctor-player.js) listen to every answer of the server.
+    // Face checks (face-player.js) listen to every answer of the server.
     document.dispatchEvent(new CustomEvent("xuetang:answer", { detail: answer }));
     var set = function (id, value) { var el = document.getElementById(id); if (el && value !== undefined && value !== null) el.textContent = value; };
     set("lesson-minutes", answer.lesson_minutes);

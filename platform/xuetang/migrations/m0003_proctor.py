@@ -1,7 +1,7 @@
 """Face checks: consent, references, checks (evidence), reviews, reference-change audit."""
 
-from xuetang.models import PROCTOR_MODELS
+from xuetang.models import FACE_MODELS
 
 
 def upgrade(db, migrator):
-    db.create_tables(PROCTOR_MODELS, safe=True)
+    db.create_tables(FACE_MODELS, safe=True)

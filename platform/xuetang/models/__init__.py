@@ -2,6 +2,13 @@
 
 from xuetang.models.base import utcnow
 from xuetang.models.courses import Course, CourseSeries, Lesson, Rendition
+from xuetang.models.faces import (
+    FaceCheck,
+    FaceConsent,
+    FaceReference,
+    FaceReview,
+    ReferenceChange,
+)
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -16,13 +23,6 @@ from xuetang.models.people import (
     Specialty,
 )
 from xuetang.models.policy import StudyYear
-from xuetang.models.proctor import (
-    FaceCheck,
-    FaceConsent,
-    FaceReference,
-    FaceReview,
-    ReferenceChange,
-)
 from xuetang.models.study import (
     STUDY_MODELS,
     ActivePlay,
@@ -37,15 +37,15 @@ FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
-PROCTOR_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + PROCTOR_MODELS + STUDY_MODELS
+FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear", "utcnow",
-    "PROCTOR_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
+    "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch",
 ]

@@ -10,7 +10,6 @@ from peewee import JOIN, IntegrityError
 from wtforms import DateField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from xuetang import accounts
 from xuetang.db import database
 from xuetang.models import (
     ADMIN_ROLE_FOR_KIND,
@@ -21,6 +20,7 @@ from xuetang.models import (
     RoleGrant,
     StudyYear,
 )
+from xuetang.services import accounts
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
-from xuetang import accounts
 from xuetang.extensions import limiter
+from xuetang.services import accounts
 from xuetang.web import redirect_to, render
 from xuetang.web.access import SignedIn, signed_in
 

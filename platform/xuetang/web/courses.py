@@ -3,7 +3,7 @@
 Uploaders (CE bases, title-committee offices) manage their own organization's courses; the city
 admin manages all. Video arrives in chunks (video/chunks.py) acknowledged one by one, so a dropped
 connection resumes where it stopped; the assembled file is checked by content (ffmpeg probe)
-before it becomes the lesson's source, then a background job transcodes it (xuetang.jobs).
+before it becomes the lesson's source, then a background job transcodes it (xuetang.jobs.transcode).
 """
 
 import contextlib
@@ -20,17 +20,16 @@ from wtforms.i18n import get_translations
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from xuetang import jobs, media_store
 from xuetang.db import database
+from xuetang.jobs import transcode
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, utcnow
 from xuetang.models.courses import CATEGORY_LABELS
-from xuetang.video import chunks
+from xuetang.video import chunks, media_store
 from xuetang.video import ffmpeg as video_ffmpeg
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
-bp.record_once(lambda state: jobs.init_app(state.app))
 
 MANAGERS = ("uploader", "city_admin")
 UPLOADER_ORG_KINDS = ("ce_base", "title_office")
@@ -323,7 +322,7 @@ def retry(lesson_id: int):
     elif not lesson.source_name:
         error = "源文件不存在，请重新上传视频。"
     if error is None:
-        jobs.enqueue_transcode(lesson)
+        transcode.enqueue_transcode(lesson)
     lesson = Lesson.get_by_id(lesson.id)
     return render("courses/_lesson_status.html", "courses/_lesson_status.html", lesson=lesson,
                   error=error, status=409 if error else 200)
@@ -455,7 +454,7 @@ def finish_upload(lesson_id: int, token: str):
      .execute())
     media_store.remove_sources(root, lesson.id, keep=source_name)
     media_store.remove_versions(root, lesson.id, keep=lesson.media_version)
-    jobs.enqueue_transcode(lesson)
+    transcode.enqueue_transcode(lesson)
     return jsonify({"ok": True, "status_url": url_for("courses.lesson_status", lesson_id=lesson.id)})
 
 

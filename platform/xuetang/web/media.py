@@ -20,9 +20,8 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from werkzeug.http import http_date, parse_date, quote_etag
 from werkzeug.wsgi import wrap_file
 
-from xuetang import media_store
 from xuetang.models import Course, Lesson, Rendition
-from xuetang.video import ranges
+from xuetang.video import media_store, ranges
 from xuetang.web.access import signed_in
 
 bp = Blueprint("media", __name__, url_prefix="/media")

@@ -14,9 +14,9 @@ from peewee import fn
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from xuetang.imports import staff_roster
-from xuetang.imports.spreadsheet import SpreadsheetError, template_csv, template_xlsx
 from xuetang.models import Organization, Person, Series
+from xuetang.services import roster
+from xuetang.services.spreadsheets import SpreadsheetError, template_csv, template_xlsx
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
@@ -165,7 +165,7 @@ def import_roster(org_id: int):
         data = upload.read()
         upload.close()
         try:
-            check = staff_roster.check_roster(data, org)
+            check = roster.check_roster(data, org)
         except SpreadsheetError as err:
             return render("staff/import.html", form=form, org=org, error=str(err), status=400)
         token = _stage(data, org, upload.filename or "") if check.valid else None
@@ -183,8 +183,8 @@ def confirm_import(org_id: int):
     org = _visible_employer(org_id, write=True)
     token = request.form.get("token", "")
     data, meta = _staged(token, org)
-    check = staff_roster.check_roster(data, org)
-    applied = staff_roster.apply_roster(check, org)
+    check = roster.check_roster(data, org)
+    applied = roster.apply_roster(check, org)
     _unstage(token)
     flash(f"已导入 {applied} 人；{len(check.invalid)} 行有错误未导入。"
           "导入人员首次登录使用身份证号后六位作为初始密码，登录后须修改。", "success")
@@ -196,10 +196,10 @@ def confirm_import(org_id: int):
 def roster_template(kind: str):
     """The roster template to fill in."""
     if kind == "xlsx":
-        data = template_xlsx(staff_roster.TEMPLATE_HEADERS, staff_roster.TEMPLATE_EXAMPLE)
+        data = template_xlsx(roster.TEMPLATE_HEADERS, roster.TEMPLATE_EXAMPLE)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        data = template_csv(staff_roster.TEMPLATE_HEADERS, staff_roster.TEMPLATE_EXAMPLE)
+        data = template_csv(roster.TEMPLATE_HEADERS, roster.TEMPLATE_EXAMPLE)
         mimetype = "text/csv; charset=utf-8"
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=roster-template.{kind}"

@@ -5,8 +5,8 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from xuetang import study_service
-from xuetang.credit import year_view
 from xuetang.models import Rendition, StudyYear
+from xuetang.services.ledger import year_view
 from xuetang.study_service import StudyError
 from xuetang.web import render
 from xuetang.web.access import roles_required

@@ -1,5 +1,5 @@
 /*
- * proctor-player.js: face checks in the lesson player (needs camera.js).
+ * face-player.js: face checks in the lesson player (needs camera.js).
  *
  * Contract with the player (player.js):
  *   - the page has <video id="video"> inside <div id="player" data-lesson="LESSON_ID">;
@@ -20,7 +20,7 @@
   if (!cam || !root || !video) return;
 
   var lessonId = Number(root.dataset.lesson);
-  var startUrl = root.dataset.faceUrl || "/proctor/checks";
+  var startUrl = root.dataset.faceUrl || "/faces/checks";
   var session = null;
   var blocked = true;        // until the server says otherwise
   var busy = false;          // a snapshot is being taken or posted
@@ -64,7 +64,7 @@
     say("正在进行人脸核验，请正对摄像头…", false);
     try {
       var blob = await cam.capture({ width: 320, quality: 0.7 });
-      var res = await cam.post(check.url || ("/proctor/checks/" + check.nonce), blob, { retries: 3 });
+      var res = await cam.post(check.url || ("/faces/checks/" + check.nonce), blob, { retries: 3 });
       var data = res.data || {};
       if (res.ok && data.passed) {
         var wasHeld = blocked;

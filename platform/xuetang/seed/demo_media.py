@@ -3,7 +3,7 @@
 Each lecture is a few slides with a Chinese title and bullet points, drawn with Pillow in a CJK
 font found on the machine (Debian: fonts-wqy-microhei or fonts-noto-cjk), shown in turn with a
 progress bar running along the bottom and a quiet sine tone; it is then put through the real
-pipeline (xuetang.jobs.run_transcode). Without a CJK font the slides carry Latin text only.
+pipeline (xuetang.transcode.run_transcode). Without a CJK font the slides carry Latin text only.
 Idempotent: courses are found by title, and lectures already transcoded are kept.
 """
 
@@ -17,8 +17,8 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from xuetang import media_store
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.video import media_store
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def encode_lecture(binary: str, slides: list[Path], out: Path, seconds: int | No
 
 def generate(courses: list[tuple[Course, list]], media_root: str, binary: str) -> int:
     """Make, store and transcode a lecture for every demo lesson that has no video yet."""
-    from xuetang import jobs
+    from xuetang.jobs import transcode
 
     font_path = cjk_font()
     if font_path is None:
@@ -184,7 +184,7 @@ def generate(courses: list[tuple[Course, list]], media_root: str, binary: str) -
                            source_filename="demo.mp4", status="uploaded", job_token=token)
              .where(Lesson.id == lesson.id)
              .execute())
-            if jobs.run_transcode(lesson.id, token) == "ready":
+            if transcode.run_transcode(lesson.id, token) == "ready":
                 made += 1
     for course, _specs in courses:
         ready = all(lesson.status == "ready" for lesson in course.lessons)

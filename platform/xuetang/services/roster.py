@@ -4,9 +4,9 @@ import re
 from dataclasses import dataclass, field
 
 from xuetang.db import database
-from xuetang.imports.spreadsheet import read_sheet
 from xuetang.models import Account, Organization, Person, RoleGrant, Series, Specialty
 from xuetang.rules.idcard import IdNumberError, mask, normalize
+from xuetang.services.spreadsheets import read_sheet
 
 REQUIRED = {
     "name": ("姓名",),

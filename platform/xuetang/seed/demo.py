@@ -3,11 +3,11 @@
 import datetime as dt
 from decimal import Decimal
 
-from xuetang import accounts
 from xuetang.db import database
 from xuetang.models import Account, District, LedgerLine, Organization, Person, Series, Specialty
-from xuetang.reference import ensure_reference_data
 from xuetang.rules.idcard import check_char
+from xuetang.seed.reference import ensure_reference_data
+from xuetang.services import accounts
 
 DEMO_PASSWORD = "xuetang-demo-1"  # noqa: S105  (printed by `make run`; demo only)
 
@@ -113,7 +113,7 @@ def _demo_courses(orgs: dict) -> None:
     """Demo courses; with DEMO_MEDIA (default on) their lectures are made and transcoded."""
     from flask import current_app, has_app_context
 
-    from xuetang import demo_media
+    from xuetang.seed import demo_media
     from xuetang.video.ffmpeg import ffmpeg_binary
 
     with database.atomic():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xuetang.proctor.quality import (
+from xuetang.face.quality import (
     PROBLEM_MESSAGES,
     REJECT_MESSAGES,
     ImageRejected,

@@ -12,6 +12,7 @@ from peewee import JOIN
 
 from xuetang import proctor_service as service
 from xuetang.extensions import limiter
+from xuetang.face.analysis import REPLAY_DISTANCE
 from xuetang.models import (
     Account,
     FaceCheck,
@@ -21,21 +22,14 @@ from xuetang.models import (
     ReferenceChange,
     utcnow,
 )
-from xuetang.models.proctor import DECISIONS, REVIEW_DECISIONS
-from xuetang.proctor.face import REPLAY_DISTANCE
+from xuetang.models.faces import DECISIONS, REVIEW_DECISIONS
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
-bp = Blueprint("proctor", __name__, url_prefix="/proctor")
+bp = Blueprint("faces", __name__, url_prefix="/faces")
 REVIEWERS = ("district_admin", "city_admin")
 PAGE_SIZE = 20
 ENROL_MAX_BYTES = 8 * 1024 * 1024  # a phone photo; snapshots have their own, smaller limit
-
-
-@bp.record_once
-def _register_jobs(state):
-    """Schedule the daily snapshot purge on the job queue (see xuetang.proctor_tasks)."""
-    from xuetang import proctor_tasks  # noqa: F401
 
 
 def _account_key() -> str:
@@ -93,16 +87,16 @@ def consent():
     if request.method == "POST":
         choice = request.form.get("choice")
         if choice not in ("agree", "refuse"):
-            return render("proctor/consent.html", status=400, person=person,
+            return render("faces/consent.html", status=400, person=person,
                           consent=service.consent_of(person), **_consent_context(),
                           error="请选择“同意”或“不同意”。")
         service.record_consent(person, current_user.account, choice == "agree")
         if choice == "agree":
             flash("已记录您的同意，请登记参考人脸。", "success")
-            return redirect_to("proctor.enrol")
+            return redirect_to("faces.enrol")
         flash("已记录您的选择：不采集人脸信息。", "info")
-        return redirect_to("proctor.consent")
-    return render("proctor/consent.html", person=person, consent=service.consent_of(person),
+        return redirect_to("faces.consent")
+    return render("faces/consent.html", person=person, consent=service.consent_of(person),
                   **_consent_context())
 
 
@@ -133,8 +127,8 @@ def enrol():
     """Enrolment: the references so far, webcam capture and an upload fallback."""
     person = _me()
     if not service.has_consented(person):
-        return redirect_to("proctor.consent")
-    return render("proctor/enrol.html", "proctor/_references.html", **_enrol_context(person))
+        return redirect_to("faces.consent")
+    return render("faces/enrol.html", "faces/_references.html", **_enrol_context(person))
 
 
 @bp.route("/enrol/references", methods=["POST"])
@@ -154,9 +148,9 @@ def add_reference():
                                         request_review=request_review)
     except service.ProctorError as err:
         problems = err.extra.get("problems", [])
-        return render("proctor/enrol.html", "proctor/_references.html", status=err.status,
+        return render("faces/enrol.html", "faces/_references.html", status=err.status,
                       **_enrol_context(person, error=err.message, problems=problems))
-    return render("proctor/enrol.html", "proctor/_references.html",
+    return render("faces/enrol.html", "faces/_references.html",
                   status=201 if outcome.status == "added" else 202,
                   **_enrol_context(person, message=outcome.message))
 
@@ -169,9 +163,9 @@ def remove_reference(reference_id: int):
     try:
         service.remove_reference(person, current_user.account, reference_id)
     except service.ProctorError as err:
-        return render("proctor/enrol.html", "proctor/_references.html", status=err.status,
+        return render("faces/enrol.html", "faces/_references.html", status=err.status,
                       **_enrol_context(person, error=err.message))
-    return render("proctor/enrol.html", "proctor/_references.html",
+    return render("faces/enrol.html", "faces/_references.html",
                   **_enrol_context(person, message="参考照片已删除。"))
 
 
@@ -208,11 +202,11 @@ def new_check():
     except service.ProctorError as err:
         response, status = _json_error(err)
         body = response.get_json()
-        body["url"] = url_for("proctor.enrol" if err.code == "not_enrolled" else "proctor.consent")
+        body["url"] = url_for("faces.enrol" if err.code == "not_enrolled" else "faces.consent")
         return jsonify(body), status
     return jsonify(required=True, nonce=check.nonce,
                    deadline_s=int((check.expires_at - check.issued_at).total_seconds()),
-                   url=url_for("proctor.submit_snapshot", nonce=check.nonce)), 201
+                   url=url_for("faces.submit_snapshot", nonce=check.nonce)), 201
 
 
 @bp.route("/checks/<nonce>", methods=["POST"])
@@ -286,7 +280,7 @@ def reviews():
                            .where(ReferenceChange.status == "pending"))
                    .order_by(ReferenceChange.created_at))
     pages = max(1, -(-total // PAGE_SIZE))
-    return render("proctor/reviews.html", "proctor/_queue.html", rows=rows, total=total,
+    return render("faces/reviews.html", "faces/_queue.html", rows=rows, total=total,
                   page=page, pages=pages, show=show, changes=changes)
 
 
@@ -314,10 +308,10 @@ def review_check(check_id: int):
             error = err.message
         else:
             flash("复核结论已记录。", "success")
-            return redirect_to("proctor.reviews")
+            return redirect_to("faces.reviews")
     history = list(FaceReview.select(FaceReview, Account).join(Account)
                    .where(FaceReview.check == check).order_by(FaceReview.created_at))
-    return render("proctor/review.html", check=check, person=check.person,
+    return render("faces/review.html", check=check, person=check.person,
                   references=service.references_of(check.person), history=history,
                   error=error, form=request.form, decisions=REVIEW_DECISIONS,
                   status=400 if error else 200)
@@ -345,13 +339,13 @@ def review_change(change_id: int):
             error = err.message
         else:
             flash("审核结论已记录。", "success")
-            return redirect_to("proctor.reviews")
+            return redirect_to("faces.reviews")
     history = list(ReferenceChange.select(ReferenceChange, Account)
                    .join(Account, JOIN.LEFT_OUTER, on=(ReferenceChange.actor == Account.id))
                    .where(ReferenceChange.person == change.person)
                    .order_by(ReferenceChange.created_at.desc())
                    .limit(20))
-    return render("proctor/change.html", change=change, person=change.person,
+    return render("faces/change.html", change=change, person=change.person,
                   references=service.references_of(change.person), history=history,
                   error=error, form=request.form, status=400 if error else 200)
 
@@ -383,7 +377,7 @@ def calibration():
                "min": min(values) if values else None, "max": max(values) if values else None}
         for name, values in histogram["distances"].items()
     }
-    return render("proctor/calibration.html", days=days, histogram=histogram, peak=peak,
+    return render("faces/calibration.html", days=days, histogram=histogram, peak=peak,
                   counts=counts, decisions=DECISIONS, outcomes=outcomes, summary=summary,
                   threshold=float(current_app.config.get("FACE_MATCH_THRESHOLD", 0.5)),
                   replay_distance=REPLAY_DISTANCE, review_labels=REVIEW_DECISIONS)

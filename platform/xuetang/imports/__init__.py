@@ -1,1 +1,0 @@
-"""Spreadsheet imports: rosters of staff (employers) and of filed hours (departments, CE bases)."""

@@ -1,0 +1,176 @@
+"""Transcoding jobs: one uploaded lecture into small renditions, safe against a killed worker.
+
+Crash safety. Each lesson carries a `job_token`; enqueueing gives it a fresh one, and a job whose
+token no longer matches finishes without touching the lesson. ffmpeg writes into a new version
+folder under temp names, and the renditions become rows (and the lesson `ready`) in one
+transaction only after every output was checked, so a worker killed mid-transcode leaves the
+lesson `transcoding` with no rendition marked ready. When a worker process starts, such lessons
+(and `uploaded` ones whose queued job may have been lost) are enqueued again with new tokens.
+Deploy one consumer process per queue (threads inside it are fine): a second process starting
+would supersede the first one's running jobs, which then stop at their next progress report.
+
+Every function here runs in an app context: the task wrappers registered by `register` push the
+app they were registered for.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import threading
+
+from flask import current_app
+
+from xuetang.db import database
+from xuetang.models import Lesson, Rendition, utcnow
+from xuetang.video import ffmpeg, media_store
+
+RETRIES = 2  # after the first attempt; a bad source (NotAVideo) is not retried
+RETRY_DELAY = 20  # seconds
+
+
+def register(huey, app):
+    """Register the transcode task and the start-up recovery on `huey`; returns the task."""
+
+    @huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True, name="transcode")
+    def transcode_task(lesson_id: int, token: str, task=None):
+        """One transcode attempt of one lesson."""
+        final = task is None or not task.retries
+        with app.app_context():
+            return run_transcode(lesson_id, token, final_attempt=final)
+
+    recovered = threading.Event()
+    lock = threading.Lock()
+
+    @huey.on_startup()
+    def recover_on_worker_start():
+        # Startup hooks run once per worker thread; recovery must run once per process.
+        with lock:
+            if recovered.is_set():
+                return
+            recovered.set()
+        with app.app_context():
+            recover_interrupted()
+
+    return transcode_task
+
+
+class Superseded(Exception):
+    """The lesson was re-uploaded, retried or recovered since this job was enqueued."""
+
+
+def enqueue_transcode(lesson) -> str:
+    """Give the lesson a fresh job token, mark it waiting, and queue its transcode.
+
+    Call outside any open transaction: the worker must see the committed row.
+    """
+    token = secrets.token_hex(8)
+    (Lesson.update(status="uploaded", progress=0, failure_reason="", job_token=token,
+                   heartbeat_at=None, updated_at=utcnow())
+     .where(Lesson.id == lesson.id)
+     .execute())
+    current_app.extensions["jobs"].transcode(lesson.id, token)
+    return token
+
+
+def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str:
+    """Transcode one lesson's source; returns ready | failed | retry | superseded | skipped.
+
+    Raises the TranscodeError when this was not the final attempt, so huey retries it.
+    """
+    app = current_app
+    opened = database.connect(reuse_if_open=True)
+    try:
+        claimed = (Lesson.update(status="transcoding", progress=0, failure_reason="",
+                                 heartbeat_at=utcnow(), attempts=Lesson.attempts + 1,
+                                 updated_at=utcnow())
+                   .where((Lesson.id == lesson_id) & (Lesson.job_token == token)
+                          & Lesson.status.in_(("uploaded", "transcoding")))
+                   .execute())
+        if not claimed:
+            return "skipped"
+        lesson = Lesson.get_by_id(lesson_id)
+        root = app.config["MEDIA_ROOT"]
+        version = media_store.new_version()
+        out_dir = media_store.lesson_dir(root, lesson_id) / version
+
+        def on_progress(fraction: float) -> None:
+            percent = min(99, int(fraction * 100))
+            updated = (Lesson.update(progress=percent, heartbeat_at=utcnow())
+                       .where((Lesson.id == lesson_id) & (Lesson.job_token == token))
+                       .execute())
+            if not updated:
+                raise Superseded()
+
+        try:
+            source = media_store.resolve(root, lesson.source_name or "")
+            binary = ffmpeg.ffmpeg_binary(app.config.get("FFMPEG_BINARY"))
+            made = ffmpeg.transcode(source, out_dir, on_progress, binary=binary)
+        except Superseded:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            return "superseded"
+        except (ffmpeg.NotAVideo, media_store.UnsafePath, FileNotFoundError) as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            _fail(lesson_id, token, getattr(exc, "message", "") or "源文件缺失，请重新上传。")
+            return "failed"
+        except (ffmpeg.TranscodeError, OSError) as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            message = getattr(exc, "message", None) or f"转码出错：{exc}"
+            if final_attempt:
+                _fail(lesson_id, token, message)
+                return "failed"
+            (Lesson.update(status="uploaded", failure_reason=f"{message}（稍后自动重试）")
+             .where((Lesson.id == lesson_id) & (Lesson.job_token == token))
+             .execute())
+            raise
+
+        with database.atomic():
+            updated = (Lesson.update(status="ready", progress=100, failure_reason="",
+                                     duration_ms=made.duration_ms, media_version=version,
+                                     poster_name=media_store.version_name(
+                                         lesson_id, version, ffmpeg.POSTER_NAME),
+                                     heartbeat_at=None, updated_at=utcnow())
+                       .where((Lesson.id == lesson_id) & (Lesson.job_token == token))
+                       .execute())
+            if updated:
+                Rendition.delete().where(Rendition.lesson == lesson_id).execute()
+                for r in made.renditions:
+                    Rendition.create(
+                        lesson=lesson_id, name=r.name, size_bytes=r.size_bytes,
+                        file_name=media_store.version_name(lesson_id, version, r.path.name),
+                        width=r.width, height=r.height, bitrate_kbps=r.bitrate_kbps)
+        if not updated:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            return "superseded"
+        media_store.remove_versions(root, lesson_id, keep=version)
+        return "ready"
+    finally:
+        if opened:
+            database.close()
+
+
+def _fail(lesson_id: int, token: str, message: str) -> None:
+    (Lesson.update(status="failed", progress=0, failure_reason=message[:2000], heartbeat_at=None,
+                   updated_at=utcnow())
+     .where((Lesson.id == lesson_id) & (Lesson.job_token == token))
+     .execute())
+
+
+def recover_interrupted() -> list[int]:
+    """Enqueue again every lesson whose transcode was interrupted or whose job may be lost."""
+    app = current_app
+    opened = database.connect(reuse_if_open=True)
+    try:
+        stuck = list(Lesson.select()
+                     .where(Lesson.status.in_(("uploaded", "transcoding"))
+                            & Lesson.source_name.is_null(False))
+                     .order_by(Lesson.id))
+        for lesson in stuck:
+            # Half-written outputs of the killed attempt; the ready version (if any) stays.
+            media_store.remove_versions(app.config["MEDIA_ROOT"], lesson.id,
+                                        keep=lesson.media_version)
+            enqueue_transcode(lesson)
+        return [lesson.id for lesson in stuck]
+    finally:
+        if opened:
+            database.close()
