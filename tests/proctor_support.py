@@ -6,9 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from xuetang import proctor_service as service
 from xuetang.models import Account, Course, CourseSeries, Lesson, Organization, Person, Series
 from xuetang.seed.demo import TRAINEES, demo_id
+from xuetang.services import faces
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
 
@@ -59,9 +59,9 @@ def professional_lesson(category: str = "professional", series: str = "工程技
 def enrol(person: Person, *names: str) -> None:
     """Consent and enrol the given fixtures as references."""
     account = account_of(person)
-    service.record_consent(person, account, True)
+    faces.record_consent(person, account, True)
     for name in names:
-        service.add_reference(person, account, raw(name))
+        faces.add_reference(person, account, raw(name))
 
 
 def mirrored(name: str) -> bytes:

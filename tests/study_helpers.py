@@ -133,8 +133,8 @@ def enrol_face(id_number: str) -> None:
 def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) -> int:
     """Decide every outstanding check of a play session at the clock's time, as the proctor's
     snapshot endpoint would (then its check_decided signal); returns how many were decided."""
-    from xuetang import proctor_service
     from xuetang.models import FaceCheck
+    from xuetang.services import face_checks
 
     now = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=clock.ms)
     with app.app_context(), database.connection_context():
@@ -144,9 +144,9 @@ def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) ->
             check.used_at = check.decided_at = now
             check.decision = "pass" if passed else "fail"
             check.reason_code = "match" if passed else "mismatch"
-            check.reason = proctor_service.REASONS[check.reason_code]
+            check.reason = face_checks.REASONS[check.reason_code]
             check.save()
-            proctor_service.check_decided.send(check)
+            face_checks.check_decided.send(check)
         return len(checks)
 
 
@@ -158,7 +158,7 @@ class NeverRandom:
 
 
 def without_random_checks(monkeypatch) -> None:
-    """Random in-play checks off (proctor_service draws from random.SystemRandom)."""
-    from xuetang import proctor_service
+    """Random in-play checks off (face_checks draws from random.SystemRandom)."""
+    from xuetang.services import face_checks
 
-    monkeypatch.setattr(proctor_service.random, "SystemRandom", NeverRandom)
+    monkeypatch.setattr(face_checks.random, "SystemRandom", NeverRandom)

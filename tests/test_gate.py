@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from xuetang.rules import watching as w
 from xuetang.rules.gate import Check, Gate, Release, is_covered, last_pass_ms, release
+from xuetang.rules.heartbeat import Heartbeat
+from xuetang.rules.timeline import Stretch, watched_minutes
 
 CHECKED = Gate(requires_face_check=True)
 OPEN = Gate(requires_face_check=False)
@@ -87,7 +89,7 @@ def test_with_real_played_stretches_from_watching():
 
     def feed(state, rows):
         for seq, pos, t, playing, event in rows:
-            out = w.accept(state, w.Heartbeat("s1", seq, pos * 1000, playing, Decimal(1), event, t))
+            out = w.accept(state, Heartbeat("s1", seq, pos * 1000, playing, Decimal(1), event, t))
             state = out.state
             if out.played:
                 played.append(out.played)
@@ -100,18 +102,18 @@ def test_with_real_played_stretches_from_watching():
     state = w.block(state)
     state = feed(state, [(5, 49, 50_500, False, "pause")])
     got = release(played, checks, CHECKED, session_closed=False)
-    assert [p.stretch for p in got.credited] == [w.Stretch(0, 15_000), w.Stretch(15_000, 30_000)]
-    assert [p.stretch for p in got.held] == [w.Stretch(30_000, 45_000)]  # 45-49 s: blocked
+    assert [p.stretch for p in got.credited] == [Stretch(0, 15_000), Stretch(15_000, 30_000)]
+    assert [p.stretch for p in got.held] == [Stretch(30_000, 45_000)]  # 45-49 s: blocked
     checks.append(Check(60_000, True))  # a new pass: the stretch since the last pass counts
     state = w.unblock(state)
     state = feed(state, [(6, 49, 61_000, True, "start"), (7, 64, 76_000, True, "tick"),
                          (8, 79, 91_000, False, "ended")])
     got = release(played, checks, CHECKED, session_closed=True)
-    assert [p.stretch for p in got.credited][-1] == w.Stretch(30_000, 45_000)
-    assert [p.stretch for p in got.dropped] == [w.Stretch(49_000, 64_000),
-                                                w.Stretch(64_000, 79_000)]
+    assert [p.stretch for p in got.credited][-1] == Stretch(30_000, 45_000)
+    assert [p.stretch for p in got.dropped] == [Stretch(49_000, 64_000),
+                                                Stretch(64_000, 79_000)]
     credited = [p.stretch for p in got.credited]
-    assert w.watched_minutes(credited, state.duration_ms) == 0
+    assert watched_minutes(credited, state.duration_ms) == 0
     assert w.measure_ms(credited) == 45_000
 
 

@@ -117,20 +117,6 @@ def test_course_page_hides_other_series_and_drafts(client, auth):
     assert "草稿（学员不可见）" in client.get(f"/plaza/courses/{draft.id}").get_data(as_text=True)
 
 
-def test_play_link_is_left_out_when_the_player_is_missing(app):
-    from flask import render_template_string
-
-    with app.test_request_context():
-        assert app.jinja_env.globals["play_url"](1) == "/study/lesson/1"
-        app.view_functions.pop("study.play", None)
-        rules = [r for r in app.url_map.iter_rules() if r.endpoint == "study.play"]
-        for rule in rules:
-            app.url_map._rules.remove(rule)
-            app.url_map._rules_by_endpoint.pop("study.play", None)
-        app.url_map._remap = True
-        assert render_template_string("{{ play_url(1) }}") == "None"
-
-
 def test_qr_code_and_manifest(client, auth, app):
     auth.login(trainee("王建华"))
     page = client.get("/plaza/").get_data(as_text=True)

@@ -45,11 +45,11 @@ def send(tab, check: dict, photo: bytes):
 
 
 def issue_in_play(app, tab) -> dict:
-    from xuetang import proctor_service
+    from xuetang.services import face_checks
 
-    with app.app_context(), database.connection_context():
-        check = proctor_service.issue_check(wang(), tab.lesson_id, tab.session, kind="in_play")
-        return proctor_service.check_payload(check)
+    with app.test_request_context(), database.connection_context():
+        check = face_checks.issue_check(wang(), tab.lesson_id, tab.session, kind="in_play")
+        return face_checks.check_payload(check)
 
 
 def statuses():

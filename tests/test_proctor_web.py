@@ -17,7 +17,6 @@ from tests.proctor_support import (
     variant,
     wang,
 )
-from xuetang import proctor_service as service
 from xuetang.db import database
 from xuetang.models import (
     Account,
@@ -30,6 +29,7 @@ from xuetang.models import (
     utcnow,
 )
 from xuetang.seed.demo import TRAINEES, demo_id
+from xuetang.services import catalog, face_checks, face_reviews, faces
 
 WANG = demo_id(TRAINEES[0][1])
 LI = demo_id(TRAINEES[1][1])
@@ -180,7 +180,7 @@ def test_swap_by_upload_is_refused_then_filed_for_review(auth, client, db):
     assert response.status_code == 409 and "不是同一人" in response.get_data(as_text=True)
     response = upload(client, token, raw("b_enroll"), request_review="1")
     assert response.status_code == 202 and "审核" in response.get_data(as_text=True)
-    assert len(service.references_of(wang())) == 1
+    assert len(faces.references_of(wang())) == 1
     assert ReferenceChange.get(ReferenceChange.action == "request").status == "pending"
 
 
@@ -298,7 +298,7 @@ def test_snapshot_without_valid_nonce_or_twice(auth, client, setup, lesson):
 
 def test_expired_nonce_is_refused(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
-    check = setup(service.issue_check, wang(), lesson.id, "s1", 60,
+    check = setup(face_checks.issue_check, wang(), lesson.id, "s1", 60,
                   now=utcnow() - dt.timedelta(minutes=5))
     auth.login(WANG)
     token = auth.csrf("/faces/consent")
@@ -309,7 +309,7 @@ def test_expired_nonce_is_refused(auth, client, setup, lesson):
 def test_snapshot_for_another_persons_session_is_refused(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     setup(enrol, li(), "b_enroll")
-    check = setup(service.issue_check, wang(), lesson.id, "wang-session")
+    check = setup(face_checks.issue_check, wang(), lesson.id, "wang-session")
     auth.login(LI)
     token = auth.csrf("/faces/consent")
     response = snapshot(client, token, check.nonce, raw("b_webcam"))
@@ -359,10 +359,11 @@ def test_check_request_without_enrolment_or_consent(auth, client, lesson):
 def test_public_courses_are_checked_when_configured(app, setup, lesson):
     public = setup(professional_lesson, category="public")
     with app.app_context():
-        assert not service.lesson_requires_check(public)
-        assert service.lesson_requires_check(lesson)
+        person = wang()
+        assert not catalog.face_gate(person, public).requires_face_check
+        assert catalog.face_gate(person, lesson).requires_face_check
         app.config["FACE_CHECKS_FOR_PUBLIC"] = True
-        assert service.lesson_requires_check(public)
+        assert catalog.face_gate(person, public).requires_face_check
 
 
 # ---------------------------------------------------------------------------- review
@@ -370,8 +371,8 @@ def test_public_courses_are_checked_when_configured(app, setup, lesson):
 
 def failed_check(setup, lesson, person_fn=wang, ref="a_enroll", probe="b_webcam"):
     setup(enrol, person_fn(), ref)
-    check = setup(service.issue_check, person_fn(), lesson.id, "s1")
-    setup(service.decide, check.nonce, person_fn(), raw(probe))
+    check = setup(face_checks.issue_check, person_fn(), lesson.id, "s1")
+    setup(face_checks.decide, check.nonce, person_fn(), raw(probe))
     return check
 
 
@@ -441,7 +442,7 @@ def test_employer_and_other_trainees_never_see_face_images(auth, client, setup, 
 
 def test_reference_change_request_approved_by_admin(auth, client, setup):
     setup(enrol, wang(), "a_enroll")
-    change = setup(lambda: service.add_reference(wang(), account_of(wang()), raw("b_enroll"),
+    change = setup(lambda: faces.add_reference(wang(), account_of(wang()), raw("b_enroll"),
                                                  request_review=True).request)
     auth.login("lixia")
     queue = client.get("/faces/reviews").get_data(as_text=True)
@@ -455,7 +456,7 @@ def test_reference_change_request_approved_by_admin(auth, client, setup):
                            data={"csrf_token": token, "decision": "approve",
                                  "reason": "本人持身份证现场核实"})
     assert response.status_code == 303
-    refs = setup(service.references_of, wang())
+    refs = setup(faces.references_of, wang())
     assert len(refs) == 1 and refs[0].image_sha256 == change.image_sha256
     response = client.post(f"/faces/changes/{change.id}",
                            data={"csrf_token": token, "decision": "reject", "reason": "再处理一次"})
@@ -468,10 +469,10 @@ def test_reference_change_request_approved_by_admin(auth, client, setup):
 def test_calibration_histogram(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     for probe in ("a_webcam", "b_webcam"):
-        check = setup(service.issue_check, wang(), lesson.id, "s1")
-        setup(service.decide, check.nonce, wang(), raw(probe))
+        check = setup(face_checks.issue_check, wang(), lesson.id, "s1")
+        setup(face_checks.decide, check.nonce, wang(), raw(probe))
     city = setup(lambda: Account.get(Account.username == "city"))
-    setup(service.review, check, city, "pass", "人工核实为本人")
+    setup(face_reviews.review, check, city, "pass", "人工核实为本人")
     auth.login("city")
     page = client.get("/faces/calibration").get_data(as_text=True)
     assert 'id="histogram"' in page and "0.15–0.20" in page and "0.65–0.70" in page
@@ -483,9 +484,9 @@ def test_calibration_histogram(auth, client, setup, lesson):
 def test_purge_command_deletes_old_images_keeps_rows(app, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     past = utcnow() - dt.timedelta(days=40)
-    check = setup(service.issue_check, wang(), lesson.id, "s1", now=past)
-    setup(service.decide, check.nonce, wang(), raw("a_webcam"), now=past)
-    path = setup(lambda: service.resolve(FaceCheck.get_by_id(check.id).snapshot_name))
+    check = setup(face_checks.issue_check, wang(), lesson.id, "s1", now=past)
+    setup(face_checks.decide, check.nonce, wang(), raw("a_webcam"), now=past)
+    path = setup(lambda: faces.resolve(FaceCheck.get_by_id(check.id).snapshot_name))
     database.close()
     result = app.test_cli_runner().invoke(args=["faces", "purge"])
     assert result.exit_code == 0 and "purged 1" in result.output
@@ -499,8 +500,8 @@ def test_purge_is_a_daily_huey_task(app, setup, lesson):
     assert queue.purge.task_class in queue.huey._registry._periodic_tasks
     setup(enrol, wang(), "a_enroll")
     past = utcnow() - dt.timedelta(days=31)
-    check = setup(service.issue_check, wang(), lesson.id, "s1", now=past)
-    setup(service.decide, check.nonce, wang(), raw("a_webcam"), now=past)
+    check = setup(face_checks.issue_check, wang(), lesson.id, "s1", now=past)
+    setup(face_checks.decide, check.nonce, wang(), raw("a_webcam"), now=past)
     database.close()
     with app.app_context():
         assert queue.purge.call_local() == 1

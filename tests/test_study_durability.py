@@ -33,7 +33,8 @@ SERVER = textwrap.dedent('''
     import os, signal, sys
     from pathlib import Path
     from werkzeug.serving import make_server
-    from xuetang import create_app, study_service
+    from xuetang import create_app
+    from xuetang.services import crediting, study
 
     clock_file, kill_file, port = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 
@@ -42,19 +43,19 @@ SERVER = textwrap.dedent('''
             kill_file.unlink()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    settle = study_service._settle
+    settle = crediting.settle
     def settle_then_maybe_die(*args, **kwargs):
         minutes = settle(*args, **kwargs)
         kill_if("in_transaction")
         return minutes
-    study_service._settle = settle_then_maybe_die
+    crediting.settle = settle_then_maybe_die
 
-    record = study_service.record_heartbeat
+    record = study.record_heartbeat
     def record_then_maybe_die(*args, **kwargs):
         result = record(*args, **kwargs)
         kill_if("after_commit")
         return result
-    study_service.record_heartbeat = record_then_maybe_die
+    study.record_heartbeat = record_then_maybe_die
 
     app = create_app({"SECRET_KEY": "durability", "DATABASE_URL": os.environ["DATABASE_URL"],
                       "RATELIMIT_ENABLED": False,

@@ -73,11 +73,12 @@ def test_no_credit_before_the_first_pass_then_credit_behind_each_pass(app, tab, 
     assert statuses() == ["held"]
     # A check issued now and passed releases everything played before it.
     with app.app_context(), database.connection_context():
-        from xuetang import proctor_service
+        from xuetang import clock as server_clock
         from xuetang.models import Person
+        from xuetang.services import face_checks
         person = Person.get(Person.id_number == trainee_id)
-        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
-                                    now=proctor_service.current_time())
+        face_checks.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=server_clock.utcnow())
     decide_checks(app, tab.session, clock)
     assert online_minutes(trainee_id, 2021) == 1  # 90 s played, credited at once by the signal
     assert statuses() == ["credited"]
@@ -89,11 +90,12 @@ def test_a_failed_check_pauses_and_what_it_held_is_lost(app, tab, clock, trainee
     tab.beat(0, "start")
     tab.play(clock, 0, 90, first=False)
     with app.app_context(), database.connection_context():
-        from xuetang import proctor_service
+        from xuetang import clock as server_clock
         from xuetang.models import Person
+        from xuetang.services import face_checks
         person = Person.get(Person.id_number == trainee_id)
-        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
-                                    now=proctor_service.current_time())
+        face_checks.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=server_clock.utcnow())
     decide_checks(app, tab.session, clock, passed=False)
     clock.advance(15)
     answer = tab.beat(105).get_json()

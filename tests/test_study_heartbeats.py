@@ -289,13 +289,14 @@ def test_heartbeat_after_the_window_closed(app, client, auth, clock, db):
 
 def issue_check_now(app, id_number, tab):
     """A random in-play check, issued now (as heartbeat_face would at some moment)."""
-    from xuetang import proctor_service
+    from xuetang import clock as server_clock
     from xuetang.models import Person
+    from xuetang.services import face_checks
 
     with app.app_context(), database.connection_context():
         person = Person.get(Person.id_number == id_number)
-        proctor_service.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
-                                    now=proctor_service.current_time())
+        face_checks.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                    now=server_clock.utcnow())
 
 
 def test_professional_course_of_another_series_is_not_offered(app, client, auth, clock):

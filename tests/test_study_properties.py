@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tests.study_helpers import Clock, Player, local_ms, make_lesson
 from xuetang.db import database
 from xuetang.models import StudyCredit, WatchStretch
-from xuetang.rules.watching import Stretch, measure_ms
+from xuetang.rules.timeline import Stretch, measure_ms
 
 DURATION_S = 300
 TOLERANCE_MS = 2000

@@ -9,7 +9,7 @@ REPO_ROOT = config_module.REPO_ROOT
 
 def create_app(test_config: dict | None = None):
     """The app factory: defaults, then environment, then test_config."""
-    # Imported here so the domain packages (rules, proctor, video) load without Flask.
+    # Imported here so the domain packages (rules, face, video) load without Flask.
     from flask import Flask
 
     app = Flask(
@@ -20,15 +20,15 @@ def create_app(test_config: dict | None = None):
     )
     app.config.from_mapping(config_module.load(Path(app.instance_path), test_config))
 
-    from xuetang import db, extensions, jobs, web
+    from xuetang import db, extensions, web, wiring
 
     db.init_app(app)
-    jobs.init_app(app)
     extensions.htmx.init_app(app)
     extensions.csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     extensions.limiter.init_app(app)
     web.init_app(app)
+    wiring.init_app(app)
 
     from xuetang import cli
 

@@ -12,8 +12,8 @@ def register(huey, app):
     @huey.periodic_task(crontab(hour="3", minute="17"), name="purge_face_snapshots")
     def purge_face_snapshots():
         """Snapshot images older than FACE_SNAPSHOT_RETENTION_DAYS."""
-        from xuetang import proctor_service as faces  # TODO(split)
         from xuetang.db import database
+        from xuetang.services import faces
 
         with app.app_context(), database.connection_context():
             return faces.purge_snapshots()

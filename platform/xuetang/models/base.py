@@ -1,16 +1,11 @@
 """The base model and the exact-amount field shared by all tables."""
 
-import datetime as dt
 from decimal import Decimal
 
 from peewee import IntegerField, Model
 
+from xuetang.clock import utcnow  # noqa: F401  (column defaults: the one server clock)
 from xuetang.db import database
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC timestamp (stored as such in both SQLite and PostgreSQL)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class HoursField(IntegerField):

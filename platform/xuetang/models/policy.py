@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from peewee import DateField, IntegerField
 
+from xuetang import clock
 from xuetang.models.base import BaseModel, HoursField
 from xuetang.rules.annual import Policy
 
@@ -46,5 +47,5 @@ class StudyYear(BaseModel):
     @classmethod
     def current(cls, today: dt.date | None = None) -> "StudyYear | None":
         """This calendar year's policy, else the latest one defined."""
-        today = today or dt.date.today()
+        today = today or clock.today()
         return cls.for_year(today.year) or cls.select().order_by(cls.year.desc()).first()

@@ -9,6 +9,8 @@ credited per person, lesson and year. ActivePlay is the per-person pointer to th
 session that may earn (opening another takes over), and the row that heartbeats lock.
 """
 
+import json
+
 from peewee import (
     BigIntegerField,
     BooleanField,
@@ -19,10 +21,12 @@ from peewee import (
     TextField,
 )
 
-from xuetang.models.base import BaseModel, utcnow
+from xuetang.clock import as_utc, utcnow
+from xuetang.models.base import BaseModel
 from xuetang.models.courses import Course, Lesson
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import Person
+from xuetang.rules.watching import SessionState
 
 STRETCH_STATUS = {
     "held": "待人脸核验",
@@ -49,6 +53,22 @@ class PlaySession(BaseModel):
     class Meta:
         table_name = "play_session"
         indexes = ((("person", "lesson", "opened_at"), False),)
+
+    def session_state(self) -> SessionState:
+        return SessionState.from_dict(json.loads(self.state))
+
+    def store_state(self, state: SessionState, beat_ms: int | None = None) -> None:
+        """Keep `state` (and the server time of the beat that made it); writes only the
+        play-session columns a beat changes."""
+        self.state = json.dumps(state.to_dict(), separators=(",", ":"))
+        if state.last_position_ms is not None:
+            self.position_ms = state.last_position_ms
+        if beat_ms is not None:
+            self.last_beat_at = as_utc(beat_ms)
+        self.closed = state.closed
+        self.active = not (state.superseded or state.closed)
+        self.save(only=[PlaySession.state, PlaySession.position_ms, PlaySession.last_beat_at,
+                        PlaySession.closed, PlaySession.active])
 
 
 class ActivePlay(BaseModel):

@@ -174,14 +174,6 @@ def in_professional_window(policy: Policy, day: dt.date) -> bool:
     return policy.window_start <= day <= policy.window_end
 
 
-def policy_for_day(policies: list[Policy], day: dt.date) -> Policy | None:
-    """The study year a day belongs to (by calendar year)."""
-    for policy in policies:
-        if policy.year == day.year:
-            return policy
-    return None
-
-
 def seminar_hours(policy: Policy, days: int) -> Decimal:
     """Advanced seminar with certificate: a fixed number of hours per day attended."""
     if days < 0:

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from xuetang.rules.annual import PROFESSIONAL
+
 
 class Timed(Protocol):
     """Anything with the server time at which its play ended (rules.watching.Played)."""
@@ -46,6 +48,15 @@ class Gate:
     """The gate's policy for one lesson (professional courses require face checks)."""
 
     requires_face_check: bool
+
+    @classmethod
+    def for_course(cls, category: str, *, own_series: bool, checks_for_public: bool) -> Gate:
+        """Professional courses need face checks (the notice's real-name rule), public ones only
+        when the city turns FACE_CHECKS_FOR_PUBLIC on. A professional course of another series
+        earns nothing anyway, so it asks for none."""
+        if category == PROFESSIONAL:
+            return cls(requires_face_check=own_series)
+        return cls(requires_face_check=checks_for_public)
 
 
 @dataclass(frozen=True)

@@ -40,20 +40,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
-# Events a player sends. 'start' and 'tick' report the position while playing; 'pause' counts
-# the step up to the pause, then nothing until the next beat; 'seek' reports the position AFTER
-# the seek and never counts (send a 'tick' at the old position first, or that step is lost);
-# 'ended' counts like a tick and then closes the session.
-START = "start"
-TICK = "tick"
-PAUSE = "pause"
-SEEK = "seek"
-ENDED = "ended"
-EVENTS = (START, TICK, PAUSE, SEEK, ENDED)
+from xuetang.rules.heartbeat import ENDED, PAUSE, SEEK, Heartbeat
+from xuetang.rules.timeline import Stretch, measure_ms, union
 
 # Rejection codes (machine) and their reasons (for the evidence log, Chinese).
 WRONG_SESSION = "wrong_session"
@@ -92,203 +83,6 @@ IGNORING_CODES = (WRONG_SESSION, CLOSED, DUPLICATE_SEQ, OUT_OF_RANGE)
 # up to this far past the end are read as the end, anything further is out of range.
 END_GRACE_MS = 1000
 
-MS_PER_MINUTE = 60_000
-
-
-class BadHeartbeat(ValueError):
-    """A heartbeat that cannot be read at all; str(err) says why (Chinese). Answer 400."""
-
-
-# ---------------------------------------------------------------- interval arithmetic
-
-
-@dataclass(frozen=True, order=True)
-class Stretch:
-    """A half-open piece [start_ms, end_ms) of the lesson timeline; never empty."""
-
-    start_ms: int
-    end_ms: int
-
-    def __post_init__(self):
-        for value in (self.start_ms, self.end_ms):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError("stretch bounds are int milliseconds")
-        if not 0 <= self.start_ms < self.end_ms:
-            raise ValueError(f"not a stretch: [{self.start_ms}, {self.end_ms})")
-
-    @property
-    def length_ms(self) -> int:
-        return self.end_ms - self.start_ms
-
-
-def union(stretches) -> list[Stretch]:
-    """The union as sorted, disjoint, non-touching stretches (touching ones are joined)."""
-    merged: list[Stretch] = []
-    for s in sorted(stretches):
-        if merged and s.start_ms <= merged[-1].end_ms:
-            if s.end_ms > merged[-1].end_ms:
-                merged[-1] = Stretch(merged[-1].start_ms, s.end_ms)
-        else:
-            merged.append(s)
-    return merged
-
-
-def measure_ms(stretches, duration_ms: int | None = None) -> int:
-    """The length of the union in ms; with a duration, only what lies within [0, duration)."""
-    total = 0
-    for s in union(stretches):
-        end = s.end_ms if duration_ms is None else min(s.end_ms, duration_ms)
-        total += max(0, end - s.start_ms)
-    return total
-
-
-def watched_minutes(stretches, duration_ms: int) -> int:
-    """Whole minutes watched of one lesson, rounded down; rewatching never adds."""
-    return measure_ms(stretches, duration_ms) // MS_PER_MINUTE
-
-
-def new_coverage(existing, stretch: Stretch) -> list[Stretch]:
-    """The parts of `stretch` that `existing` does not already cover (rewatching adds nothing)."""
-    pieces: list[Stretch] = []
-    cursor = stretch.start_ms
-    for s in union(existing):
-        if s.end_ms <= cursor:
-            continue
-        if s.start_ms >= stretch.end_ms:
-            break
-        if s.start_ms > cursor:
-            pieces.append(Stretch(cursor, s.start_ms))
-        cursor = max(cursor, s.end_ms)
-        if cursor >= stretch.end_ms:
-            break
-    if cursor < stretch.end_ms:
-        pieces.append(Stretch(cursor, stretch.end_ms))
-    return pieces
-
-
-def minutes_gained(previous, new, duration_ms: int) -> int:
-    """Whole minutes that `new` stretches add to a lesson already credited with `previous`.
-
-    Summing this over time equals watched_minutes of everything, so rounding down each time
-    never loses the seconds that add up across sessions."""
-    before = watched_minutes(previous, duration_ms)
-    return watched_minutes([*previous, *new], duration_ms) - before
-
-
-def cap_minutes(already_credited_minutes: int, new_minutes: int, declared_hours: Decimal,
-                minutes_per_hour: int) -> int:
-    """How many of `new_minutes` may still be credited to a course: the course never yields more
-    than its declared hours (declared_hours * minutes_per_hour, rounded down to whole minutes)."""
-    for name, value in (("already_credited_minutes", already_credited_minutes),
-                        ("new_minutes", new_minutes), ("minutes_per_hour", minutes_per_hour)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int")
-    if not isinstance(declared_hours, Decimal):
-        raise TypeError("declared_hours must be a Decimal, never a float")
-    if already_credited_minutes < 0 or new_minutes < 0 or declared_hours < 0:
-        raise ValueError("minutes and hours must not be negative")
-    if minutes_per_hour <= 0:
-        raise ValueError("minutes_per_hour must be positive")
-    ceiling = math.floor(Fraction(declared_hours) * minutes_per_hour)
-    return max(0, min(new_minutes, ceiling - already_credited_minutes))
-
-
-# ---------------------------------------------------------------- heartbeats
-
-
-# Raw values longer than this are not numbers a player sends (and would bloat the stored state).
-MAX_RAW_LENGTH = 32
-# Positions are clamped to this many seconds before conversion: still out of range for any
-# lesson, but never a huge integer.
-MAX_SECONDS = Decimal(10) ** 9
-
-
-def _decimal(raw: Any, message: str) -> Decimal:
-    if isinstance(raw, bool):
-        raise BadHeartbeat(message)
-    if isinstance(raw, Decimal):
-        value = raw
-    else:
-        if not isinstance(raw, (int, float, str)) or len(str(raw)) > MAX_RAW_LENGTH:
-            raise BadHeartbeat(message)
-        try:
-            value = Decimal(str(raw).strip())
-        except (InvalidOperation, ValueError):
-            raise BadHeartbeat(message) from None
-    if not value.is_finite():
-        raise BadHeartbeat(message)
-    return value
-
-
-def to_ms(seconds: Any) -> int:
-    """Seconds from the browser (int, float, Decimal or str) -> int milliseconds, rounded down."""
-    value = max(-MAX_SECONDS, min(MAX_SECONDS, _decimal(seconds, "播放位置无效")))
-    return int((value * 1000).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def _to_rate(raw: Any) -> Decimal:
-    value = _decimal(raw, "播放倍速无效")
-    if value <= 0:
-        raise BadHeartbeat("播放倍速无效")
-    # Kept exactly as claimed (it is compared with max_rate), but never absurdly long.
-    return min(value, Decimal(1000)).normalize()
-
-
-def _to_int(raw: Any, what: str) -> int:
-    if isinstance(raw, bool):
-        raise BadHeartbeat(f"{what}无效")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and len(raw) <= MAX_RAW_LENGTH:
-        text = raw.strip()
-        if text.isdigit() and text.isascii():
-            return int(text)
-    raise BadHeartbeat(f"{what}无效")
-
-
-def _to_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise BadHeartbeat("播放状态无效")
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """One beat as the server sees it. Build it from request data with `from_client`."""
-
-    session_id: str
-    seq: int
-    position_ms: int
-    playing: bool
-    rate: Decimal
-    event: str
-    server_ms: int  # the SERVER's receive time, supplied by the caller, never by the client
-
-    def __post_init__(self):
-        if self.event not in EVENTS:
-            raise BadHeartbeat(f"未知的播放事件 {self.event!r}")
-        for value in (self.seq, self.position_ms, self.server_ms):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError("seq, position_ms and server_ms are ints")
-        if not isinstance(self.rate, Decimal):
-            raise TypeError("rate must be a Decimal, never a float")
-
-    @classmethod
-    def from_client(cls, session_id: str, seq: Any, position: Any, playing: Any, rate: Any,
-                    event: Any, server_ms: int) -> Heartbeat:
-        """Read raw request values; position is seconds (float allowed). Raises BadHeartbeat."""
-        if not isinstance(session_id, str) or not session_id:
-            raise BadHeartbeat("播放会话无效")
-        if event not in EVENTS:
-            raise BadHeartbeat("未知的播放事件")
-        return cls(session_id=session_id, seq=_to_int(seq, "心跳序号"),
-                   position_ms=to_ms(position), playing=_to_bool(playing),
-                   rate=_to_rate(1 if rate is None or rate == "" else rate), event=event,
-                   server_ms=server_ms)
 
 
 @dataclass(frozen=True)
@@ -464,16 +258,6 @@ def unblock(state: SessionState) -> SessionState:
     """A face check passed after a block. The step that spans the block never counts: play
     resumes from the next beat (a well-behaved player sends pause, then start)."""
     return replace(state, blocked=False, last_playing=False) if state.blocked else state
-
-
-def close(state: SessionState) -> SessionState:
-    """End a session (ended, abandoned, or timed out): later beats are ignored."""
-    return state if state.closed else replace(state, closed=True, last_playing=False)
-
-
-def is_idle(state: SessionState, now_server_ms: int, idle_ms: int) -> bool:
-    """No beat for idle_ms of server time: the caller may close the session as abandoned."""
-    return state.last_server_ms is None or now_server_ms - state.last_server_ms >= idle_ms
 
 
 # ---------------------------------------------------------------- accept

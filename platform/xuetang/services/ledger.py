@@ -1,9 +1,19 @@
-"""Reading the ledger into a person's annual standing (models in, rules applied, plain values out)."""
+"""Reading the ledger: a person's annual standing (rules applied, plain values out) and the
+evidence behind each online line (the play sessions, stretches and refused beats)."""
 
 import datetime as dt
 from dataclasses import dataclass
 
-from xuetang.models import LedgerLine, Person, StudyYear
+from xuetang import clock
+from xuetang.models import (
+    BeatRejection,
+    LedgerLine,
+    Person,
+    PlaySession,
+    StudyCredit,
+    StudyYear,
+    WatchStretch,
+)
 from xuetang.rules.annual import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -28,7 +38,7 @@ class YearView:
 
 
 def year_view(person: Person, study_year: StudyYear, today: dt.date | None = None) -> YearView:
-    today = today or dt.date.today()
+    today = today or clock.today()
     policy = study_year.as_policy()
     lines = list(
         LedgerLine.select()
@@ -56,3 +66,41 @@ def year_view(person: Person, study_year: StudyYear, today: dt.date | None = Non
         window_closed=today > policy.window_end,
         lines=lines,
     )
+
+
+# The evidence page shows at most this many refused beats per session (each beat records at
+# most two codes).
+EVIDENCE_REJECTIONS_LIMIT = 200
+
+
+@dataclass
+class Evidence:
+    """Everything 'how was this counted' shows for one ledger line."""
+
+    line: LedgerLine
+    credit: StudyCredit | None
+    stretches: list[WatchStretch]
+    sessions: list[PlaySession]
+    rejections: dict[int, list[BeatRejection]]
+
+
+def evidence_for(person, line_id: int) -> Evidence | None:
+    """A ledger line of this person with its play sessions and stretches, or None."""
+    line = LedgerLine.get_or_none((LedgerLine.id == line_id) & (LedgerLine.person == person))
+    if line is None:
+        return None
+    credit = StudyCredit.get_or_none(StudyCredit.ledger_line == line)
+    stretches, sessions, rejections = [], [], {}
+    if credit is not None:
+        stretches = list(WatchStretch.select()
+                         .where(WatchStretch.credit == credit)
+                         .order_by(WatchStretch.server_to_ms, WatchStretch.id))
+        session_ids = sorted({s.play_session_id for s in stretches})
+        sessions = list(PlaySession.select().where(PlaySession.id.in_(session_ids))
+                        .order_by(PlaySession.opened_at)) if session_ids else []
+        for play in sessions:
+            rejections[play.id] = list(BeatRejection.select()
+                                       .where(BeatRejection.play_session == play)
+                                       .order_by(BeatRejection.server_ms, BeatRejection.id)
+                                       .limit(EVIDENCE_REJECTIONS_LIMIT))
+    return Evidence(line, credit, stretches, sessions, rejections)

@@ -5,8 +5,6 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from xuetang.extensions import login_manager
-from xuetang.rules.annual import to_decimal
-from xuetang.rules.idcard import mask
 from xuetang.web.access import wants_fragment
 
 
@@ -80,11 +78,3 @@ def init_app(app):
     for status, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(status, error_page(status, title, message))
 
-    app.jinja_env.filters["hours"] = lambda value: to_decimal(value)
-    app.jinja_env.filters["masked"] = mask
-
-    @app.context_processor
-    def _globals():
-        from xuetang.models import ROLES
-
-        return {"ROLE_LABELS": ROLES}

@@ -1,6 +1,6 @@
 """The one endpoint that streams lecture renditions and posters, with HTTP Range support.
 
-Who: signed-in accounts allowed to see the course (xuetang.web.plaza.course_visible); anything
+Who: signed-in accounts allowed to see the course (services.catalog.course_visible); anything
 else gets 404, so ids of other organizations' drafts reveal nothing. What: only the files named
 by a lesson's Rendition rows and poster; the URL carries a lesson id and a rendition name from a
 fixed list, never a path.
@@ -17,10 +17,12 @@ nginx serves the bytes (docs/deploy/nginx.conf).
 """
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask_login import current_user
 from werkzeug.http import http_date, parse_date, quote_etag
 from werkzeug.wsgi import wrap_file
 
-from xuetang.models import Course, Lesson, Rendition
+from xuetang.models import Lesson, Rendition
+from xuetang.services import catalog
 from xuetang.video import media_store, ranges
 from xuetang.web.access import signed_in
 
@@ -65,13 +67,8 @@ class BoundedFile:
 
 
 def _visible_lesson(lesson_id: int) -> Lesson:
-    from xuetang.web.plaza import course_visible
-
-    lesson = (Lesson.select(Lesson, Course)
-              .join(Course)
-              .where(Lesson.id == lesson_id)
-              .get_or_none())
-    if lesson is None or not course_visible(lesson.course, for_media=True):
+    lesson = catalog.visible_lesson(current_user, lesson_id)
+    if lesson is None:
         abort(404)
     return lesson
 

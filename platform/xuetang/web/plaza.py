@@ -8,79 +8,19 @@ plain links and a GET form; htmx swaps only the list fragment. The plaza also of
 
 import io
 import math
-import mimetypes
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
 from peewee import fn
-from werkzeug.routing import BuildError
 
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.rules.annual import CATEGORY_LABELS
+from xuetang.services import catalog
 from xuetang.web import render
 from xuetang.web.access import signed_in
 
 bp = Blueprint("plaza", __name__, url_prefix="/plaza")
 PAGE_SIZE = 10
-STAFF_ROLES = ("uploader", "employer_admin", "industry_dept", "ce_base", "district_admin", "city_admin")
-CATEGORIES = {"public": "公需科目", "professional": "专业科目"}
-
-
-@bp.record_once
-def _setup(state):
-    mimetypes.add_type("application/manifest+json", ".webmanifest")
-
-    @state.app.template_global()
-    def play_url(lesson_id: int) -> str | None:
-        """The study player's URL for a lesson, or None while that page does not exist."""
-        try:
-            return url_for("study.play", lesson_id=lesson_id)
-        except BuildError:
-            return None
-
-
-def trainee_series_id() -> int | None | bool:
-    """The series a trainee-only account is limited to; False when the account is staff."""
-    if current_user.has_role(*STAFF_ROLES):
-        return False
-    person = current_user.person
-    return person.series_id if person is not None else None
-
-
-def course_visible(course: Course, for_media: bool = False) -> bool:
-    """May the signed-in account see this course (its page, posters and video)?
-
-    `for_media` (video, posters, the player) currently follows the same rule as the page.
-
-    City admins and the course's own uploaders see drafts too; everyone else only published
-    courses, and a trainee only public ones and the professional ones of their series.
-    """
-    if current_user.has_role("city_admin"):
-        return True
-    if course.organization_id in current_user.org_ids("uploader"):
-        return True
-    if not course.published:
-        return False
-    series_id = trainee_series_id()
-    if series_id is False or course.category == "public":
-        return True
-    return series_id is not None and (CourseSeries.select()
-                                      .where((CourseSeries.course == course)
-                                             & (CourseSeries.series == series_id))
-                                      .exists())
-
-
-def visible_courses():
-    """Published courses the signed-in account may see in the plaza."""
-    query = Course.select().where(Course.published == True)  # noqa: E712
-    series_id = trainee_series_id()
-    if series_id is not False:
-        own = (CourseSeries.select(CourseSeries.course).where(CourseSeries.series == series_id)
-               if series_id else None)
-        condition = Course.category == "public"
-        if own is not None:
-            condition = condition | Course.id.in_(own)
-        query = query.where(condition)
-    return query
 
 
 def _filters() -> dict:
@@ -88,12 +28,12 @@ def _filters() -> dict:
     category = request.args.get("category", "")
     q = request.args.get("q", "").strip()[:40]
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    return {"series": series, "category": category if category in CATEGORIES else "", "q": q,
+    return {"series": series, "category": category if category in CATEGORY_LABELS else "", "q": q,
             "page": page}
 
 
 def _series_choices() -> list[Series]:
-    series_id = trainee_series_id()
+    series_id = catalog.trainee_series_id(current_user)
     if series_id is not False:
         return list(Series.select().where(Series.id == series_id)) if series_id else []
     with_courses = (CourseSeries.select(CourseSeries.series)
@@ -105,7 +45,7 @@ def _series_choices() -> list[Series]:
 def plaza_context() -> dict:
     """Everything the plaza page and its list fragment show."""
     filters = _filters()
-    query = visible_courses()
+    query = catalog.visible_courses(current_user)
     if filters["series"]:
         in_series = CourseSeries.select(CourseSeries.course).where(
             CourseSeries.series == filters["series"])
@@ -131,7 +71,7 @@ def plaza_context() -> dict:
         series_names.setdefault(link.course_id, []).append(link.series.name)
     return {"courses": courses, "lessons": lessons, "series_names": series_names,
             "total": total, "page": page, "pages": pages, "filters": filters,
-            "series_choices": _series_choices(), "categories": CATEGORIES}
+            "series_choices": _series_choices(), "categories": CATEGORY_LABELS}
 
 
 def list_url(**changes) -> str:
@@ -155,7 +95,7 @@ def index():
 def course(course_id: int):
     """A course's page: description, declared hours, lessons with durations and posters."""
     course = Course.get_or_none(Course.id == course_id)
-    if course is None or not course_visible(course):
+    if course is None or not catalog.course_visible(current_user, course):
         abort(404)
     lessons = list(Lesson.select().where(Lesson.course == course)
                    .order_by(Lesson.position, Lesson.id))
