@@ -87,7 +87,7 @@ def outcome(app, lesson_id):
 
 def open_player(page, server, lesson_id):
     page.goto(f"{server.url}/study/lesson/{lesson_id}")
-    assert page.locator("script[src*='proctor-player']").count() == 1, "player lacks face checks"
+    assert page.locator("script[src*='face-player']").count() == 1, "player lacks face checks"
     page.wait_for_function("() => { const v = document.getElementById('video');"
                            " return v && v.readyState >= 1 && v.duration > 0; }")
 

@@ -6,7 +6,7 @@
  *   - the player dispatches, for the open-session answer and for every heartbeat answer,
  *       document.dispatchEvent(new CustomEvent("xuetang:answer", { detail: answer }))
  *     where answer.session is the play session id and answer.face is the server's face state
- *     (proctor_service.FaceState.as_json()):
+ *     (services.face_checks.SessionView.as_json()):
  *       { blocked: bool, reason: "…", check: null | { nonce, url, deadline_s, kind } }.
  * This file then takes the snapshot for each new check, posts it, and pauses playback with the
  * reason and a retry button while the server says the session is blocked. It never decides
@@ -20,12 +20,12 @@
   if (!cam || !root || !video) return;
 
   var lessonId = Number(root.dataset.lesson);
-  var startUrl = root.dataset.faceUrl || "/faces/checks";
+  var startUrl = root.dataset.faceUrl;  // the server names every URL: no hard-coded paths
   var session = null;
   var blocked = true;        // until the server says otherwise
   var busy = false;          // a snapshot is being taken or posted
   var handled = {};          // nonces already answered
-  var retryNonce = null;
+  var retryCheck = null;     // the retry the server issued with a failed decision
 
   var box = document.getElementById("face-check");
   if (!box) {
@@ -64,14 +64,14 @@
     say("正在进行人脸核验，请正对摄像头…", false);
     try {
       var blob = await cam.capture({ width: 320, quality: 0.7 });
-      var res = await cam.post(check.url || ("/faces/checks/" + check.nonce), blob, { retries: 3 });
+      var res = await cam.post(check.url, blob, { retries: 3 });
       var data = res.data || {};
       if (res.ok && data.passed) {
         var wasHeld = blocked;
         release();
         if (wasHeld && video.paused && !video.ended) video.play().catch(function () {});
       } else {
-        retryNonce = data.retry ? data.retry.nonce : null;
+        retryCheck = data.retry || null;
         hold(data.reason || data.message || "人脸核验未通过。");
       }
     } catch (err) {
@@ -84,10 +84,10 @@
   async function retry() {
     if (busy) return;
     retryButton.hidden = true;
-    if (retryNonce && !handled[retryNonce]) {
-      var nonce = retryNonce;
-      retryNonce = null;
-      return answerCheck({ nonce: nonce });
+    if (retryCheck && !handled[retryCheck.nonce]) {
+      var check = retryCheck;
+      retryCheck = null;
+      return answerCheck(check);
     }
     try {
       var response = await fetch(startUrl, {

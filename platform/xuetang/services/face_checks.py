@@ -264,9 +264,7 @@ class Decision:
             "problems": self.problems,
         }
         if self.retry is not None:
-            data["retry"] = {"nonce": self.retry.nonce,
-                             "deadline_s": int((self.retry.expires_at
-                                                - self.retry.issued_at).total_seconds())}
+            data["retry"] = check_payload(self.retry)
         return data
 
 
