@@ -25,7 +25,7 @@ from xuetang.jobs import transcode
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, utcnow
 from xuetang.models.courses import CATEGORY_LABELS
 from xuetang.video import chunks, media_store
-from xuetang.video import ffmpeg as video_ffmpeg
+from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary, probe
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
@@ -433,10 +433,10 @@ def finish_upload(lesson_id: int, token: str):
         session = chunks.load(staging, token)
     except chunks.UploadError as exc:
         return _upload_error(exc.message, 409)
-    binary = video_ffmpeg.ffmpeg_binary(current_app.config.get("FFMPEG_BINARY"))
+    binary = ffmpeg_binary(current_app.config.get("FFMPEG_BINARY"))
     try:
-        info = video_ffmpeg.probe(assembled, binary=binary)
-    except (video_ffmpeg.NotAVideo, video_ffmpeg.TranscodeError) as exc:
+        info = probe(assembled, binary=binary)
+    except (NotAVideo, TranscodeError) as exc:
         _discard_upload(token)
         Lesson.update(upload_token=None).where(Lesson.id == lesson.id).execute()
         return _upload_error(exc.message, 422)
