@@ -156,6 +156,12 @@ def series_names(course: Course) -> list[str]:
             .where(CourseSeries.course == course).order_by(Series.sort)]
 
 
+def _course_page(course: Course, error: str | None = None, status: int = 200):
+    """The course page, shown alike whether it is asked for or a change on it was refused."""
+    return render("courses/course.html", course=course, lessons=lessons_of(course),
+                  series=series_names(course), error=error, status=status)
+
+
 # ---------------------------------------------------------------------------------------------
 # courses
 
@@ -196,9 +202,7 @@ def new_course():
 @roles_required(*MANAGERS)
 def course(course_id: int):
     """One course with its lessons, their upload widgets and transcoding status."""
-    course = manageable_course(course_id)
-    return render("courses/course.html", course=course, lessons=lessons_of(course),
-                  series=series_names(course), error=None)
+    return _course_page(manageable_course(course_id))
 
 
 @bp.route("/<int:course_id>/edit", methods=["GET", "POST"])
@@ -228,8 +232,7 @@ def publish(course_id: int):
     elif publish_it and any(not lesson.is_ready for lesson in lessons):
         error = "还有课时未上传视频或未转码完成，全部课时可播放后才能发布。"
     if error:
-        return render("courses/course.html", course=course, lessons=lessons,
-                      series=series_names(course), error=error, status=400)
+        return _course_page(course, error, 400)
     course.published = publish_it
     course.updated_at = utcnow()
     course.save()
@@ -253,8 +256,7 @@ def add_lesson(course_id: int):
     elif len(title) > 100:
         error = "课时名称不超过100字。"
     if error:
-        return render("courses/course.html", course=course, lessons=lessons_of(course),
-                      series=series_names(course), error=error, status=400)
+        return _course_page(course, error, 400)
     last = Lesson.select(fn.MAX(Lesson.position)).where(Lesson.course == course).scalar()
     Lesson.create(course=course, title=title, position=(last or 0) + 1)
     course.updated_at = utcnow()
@@ -285,17 +287,13 @@ def delete_lesson(lesson_id: int):
     lesson = manageable_lesson(lesson_id)
     course = lesson.course
     if course.published:
-        return render("courses/course.html", course=course, lessons=lessons_of(course),
-                      series=series_names(course), status=400,
-                      error="已发布的课程不能删除课时，请先撤回为草稿。")
+        return _course_page(course, "已发布的课程不能删除课时，请先撤回为草稿。", 400)
     root = current_app.config["MEDIA_ROOT"]
     try:
         with database.atomic():
             lesson.delete_instance()
     except IntegrityError:  # study credits keep the lesson as their evidence
-        return render("courses/course.html", course=course, lessons=lessons_of(course),
-                      series=series_names(course), status=409,
-                      error="该课时已有学员的学时记录，不能删除；可以重新上传视频替换。")
+        return _course_page(course, "该课时已有学员的学时记录，不能删除；可以重新上传视频替换。", 409)
     if lesson.upload_token:
         _discard_upload(lesson.upload_token)
     media_store.remove_lesson(root, lesson.id)
