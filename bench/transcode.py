@@ -1,9 +1,9 @@
 """Transcoding wall time: our transcode() against the same ffmpeg commands run bare.
 
 Run from the repo root: python bench/transcode.py [--repeat N] [--seconds S]
-  ours   xuetang.video.ffmpeg.transcode: probe the source, run the 360p, 240p and poster commands
+  ours   xuetang.video.transcode.transcode: probe the source, run the 360p, 240p and poster commands
          while reading -progress, probe and check every output, rename into place
-  bare   the identical argv lists (from xuetang.video.ffmpeg.plan, the builder transcode uses)
+  bare   the identical argv lists (from xuetang.video.transcode.plan, the builder transcode uses)
          run one after another with subprocess.run, output discarded, nothing checked
 Also timed alone: the probes and checks ours adds (probe source, probe and box-walk each output).
 The source is a generated 640x480 25 fps testsrc + sine video (H.264/AAC, 60 s by default).
@@ -28,7 +28,8 @@ import warnings  # noqa: E402
 
 warnings.simplefilter("ignore", DeprecationWarning)  # ffmpeg-python imports 'future'
 
-from xuetang.video import ffmpeg  # noqa: E402
+from xuetang.video.probe import MediaInfo, ffmpeg_binary, moov_before_mdat, probe  # noqa: E402
+from xuetang.video.transcode import plan, transcode  # noqa: E402
 
 
 def make_source(path: Path, seconds: int, binary: str) -> None:
@@ -44,13 +45,13 @@ def make_source(path: Path, seconds: int, binary: str) -> None:
 
 def run_ours(src: Path, out: Path, binary: str) -> float:
     t0 = time.perf_counter()
-    ffmpeg.transcode(src, out, lambda fraction: None, binary=binary)
+    transcode(src, out, lambda fraction: None, binary=binary)
     return time.perf_counter() - t0
 
 
-def run_bare(src: Path, out: Path, binary: str, info: ffmpeg.MediaInfo) -> float:
+def run_bare(src: Path, out: Path, binary: str, info: MediaInfo) -> float:
     out.mkdir()
-    jobs = ffmpeg.plan(src, out, info, binary=binary)  # built before the clock starts
+    jobs = plan(src, out, info, binary=binary)  # built before the clock starts
     t0 = time.perf_counter()
     for job in jobs:
         subprocess.run(job.args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -65,26 +66,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
-    binary = ffmpeg.ffmpeg_binary(os.environ.get("FFMPEG_BINARY"))
+    binary = ffmpeg_binary(os.environ.get("FFMPEG_BINARY"))
     version = subprocess.run([binary, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "source.mp4"
         make_source(src, args.seconds, binary)
-        info = ffmpeg.probe(src, binary=binary)
+        info = probe(src, binary=binary)
         ours, bare = [], []
         for i in range(args.repeat):
             ours.append(run_ours(src, tmp / f"ours{i}", binary))
             bare.append(run_bare(src, tmp / f"bare{i}", binary, info))
             print(f"run {i + 1}: ours {ours[-1]:.2f} s, bare {bare[-1]:.2f} s", flush=True)
-        result = ffmpeg.transcode(src, tmp / "check", binary=binary)
+        result = transcode(src, tmp / "check", binary=binary)
         checks = []  # the work ours adds around the same commands: probes and box walks
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            ffmpeg.probe(src, binary=binary)
+            probe(src, binary=binary)
             for r in result.renditions:
-                ffmpeg.probe(r.path, binary=binary)
-                ffmpeg.moov_before_mdat(r.path)
+                probe(r.path, binary=binary)
+                moov_before_mdat(r.path)
             checks.append(time.perf_counter() - t0)
         sizes = ", ".join(f"{r.name} {r.size_bytes / 1024:.0f} KiB ({r.bitrate_kbps} kb/s)"
                           for r in result.renditions)  # fmt: skip

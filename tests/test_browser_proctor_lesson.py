@@ -26,7 +26,7 @@ from xuetang.models import (
     WatchStretch,
 )
 from xuetang.seed.demo import TRAINEES, demo_id
-from xuetang.video.ffmpeg import probe
+from xuetang.video.probe import probe
 
 pytestmark = pytest.mark.browser
 WANG = demo_id(TRAINEES[0][1])

@@ -21,7 +21,7 @@ from xuetang.models import (
     StudyCredit,
     WatchStretch,
 )
-from xuetang.video.ffmpeg import probe
+from xuetang.video.probe import probe
 
 pytestmark = pytest.mark.browser
 

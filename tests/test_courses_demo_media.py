@@ -3,7 +3,7 @@
 from xuetang.models import Course, Lesson, Organization
 from xuetang.seed import demo_media
 from xuetang.video import media_store
-from xuetang.video.ffmpeg import ffmpeg_binary, moov_before_mdat, probe
+from xuetang.video.probe import ffmpeg_binary, moov_before_mdat, probe
 
 
 def test_demo_lecture_is_made_transcoded_and_published(app, db, monkeypatch):

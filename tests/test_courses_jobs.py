@@ -18,7 +18,7 @@ from xuetang.jobs import transcode
 from xuetang.jobs.queue import make_huey
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
-from xuetang.video.ffmpeg import TranscodeError, ffmpeg_binary
+from xuetang.video.probe import TranscodeError, ffmpeg_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import pytest
 from tests.videos import make_video
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
-from xuetang.video.ffmpeg import MSG_TRUNCATED, MSG_UNREADABLE, moov_before_mdat, probe
+from xuetang.video.probe import MSG_TRUNCATED, MSG_UNREADABLE, moov_before_mdat, probe
 
 CHUNK = 16 * 1024
 

@@ -13,16 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.videos import make_video
-from xuetang.video import ffmpeg
-from xuetang.video.ffmpeg import (
-    NotAVideo,
-    TranscodeError,
-    ffmpeg_binary,
-    moov_before_mdat,
-    probe,
-    remove_partials,
-    transcode,
-)
+from xuetang.video import probe as probing
+from xuetang.video import transcode as transcoding
+from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary, moov_before_mdat, probe
+from xuetang.video.transcode import remove_partials, transcode
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL_NAMES = {"360p.mp4", "240p.mp4", "poster.jpg"}
@@ -52,10 +46,10 @@ def transcoded(media, tmp_path_factory):
 
 def test_ffmpeg_binary_prefers_configured_then_path_then_bundled(monkeypatch):
     assert ffmpeg_binary("/opt/ffmpeg/bin/ffmpeg") == "/opt/ffmpeg/bin/ffmpeg"
-    monkeypatch.setattr(ffmpeg.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(probing.shutil, "which", lambda name: "/usr/bin/ffmpeg")
     assert ffmpeg_binary(None) == "/usr/bin/ffmpeg"
     assert ffmpeg_binary("") == "/usr/bin/ffmpeg"
-    monkeypatch.setattr(ffmpeg.shutil, "which", lambda name: None)
+    monkeypatch.setattr(probing.shutil, "which", lambda name: None)
     import imageio_ffmpeg
 
     assert ffmpeg_binary(None) == imageio_ffmpeg.get_ffmpeg_exe()
@@ -177,7 +171,7 @@ def test_parse_ignores_cover_art_and_forged_metadata_lines():
         At least one output file must be specified
         """
     )
-    found = ffmpeg._parse(stderr)
+    found = probing._parse(stderr)
     assert found["duration"] == Decimal("62.50")
     assert [s["kind"] for s in found["streams"]] == ["Audio", "Video"]
     assert found["streams"][1]["attached_pic"] and found["streams"][1]["size"] == (64, 64)
@@ -253,7 +247,7 @@ def test_small_source_is_not_upscaled(media, tmp_path):
 
 def test_plan_builds_the_expected_ffmpeg_arguments(media, tmp_path):
     info = probe(media["main"])
-    jobs = ffmpeg.plan(media["main"], tmp_path, info, binary="ffmpeg")
+    jobs = transcoding.plan(media["main"], tmp_path, info, binary="ffmpeg")
     assert [j.name for j in jobs] == ["360p", "240p", "poster"]
     assert abs(sum(j.weight for j in jobs) - 1) < 1e-9
     args = jobs[0].args
@@ -314,7 +308,7 @@ def test_killed_worker_leaves_nothing_under_final_names(tmp_path):
     out = tmp_path / "out"
     script = (
         "import sys; sys.path[:0] = [sys.argv[1]]\n"
-        "from xuetang.video.ffmpeg import transcode\n"
+        "from xuetang.video.transcode import transcode\n"
         "transcode(sys.argv[2], sys.argv[3])\n"
     )
     worker = subprocess.Popen(
@@ -351,7 +345,7 @@ def test_modules_import_without_flask_or_peewee():
         stub = types.ModuleType("xuetang")
         stub.__path__ = [sys.argv[1]]
         sys.modules["xuetang"] = stub
-        import xuetang.video.chunks, xuetang.video.ffmpeg, xuetang.video.ranges
+        import xuetang.video.chunks, xuetang.video.probe, xuetang.video.ranges, xuetang.video.transcode
         bad = [m for m in ("flask", "peewee", "werkzeug") if m in sys.modules]
         assert not bad, bad
         """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from xuetang.video.ffmpeg import ffmpeg_binary
+from xuetang.video.probe import ffmpeg_binary
 
 
 def make_video(

@@ -23,7 +23,9 @@ from flask import current_app
 
 from xuetang.db import database
 from xuetang.models import Lesson, Rendition, utcnow
-from xuetang.video import ffmpeg, media_store
+from xuetang.video import media_store
+from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary
+from xuetang.video.transcode import POSTER_NAME, transcode
 
 RETRIES = 2  # after the first attempt; a bad source (NotAVideo) is not retried
 RETRY_DELAY = 20  # seconds
@@ -104,16 +106,16 @@ def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str
 
         try:
             source = media_store.resolve(root, lesson.source_name or "")
-            binary = ffmpeg.ffmpeg_binary(app.config.get("FFMPEG_BINARY"))
-            made = ffmpeg.transcode(source, out_dir, on_progress, binary=binary)
+            binary = ffmpeg_binary(app.config.get("FFMPEG_BINARY"))
+            made = transcode(source, out_dir, on_progress, binary=binary)
         except Superseded:
             shutil.rmtree(out_dir, ignore_errors=True)
             return "superseded"
-        except (ffmpeg.NotAVideo, media_store.UnsafePath, FileNotFoundError) as exc:
+        except (NotAVideo, media_store.UnsafePath, FileNotFoundError) as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             _fail(lesson_id, token, getattr(exc, "message", "") or "源文件缺失，请重新上传。")
             return "failed"
-        except (ffmpeg.TranscodeError, OSError) as exc:
+        except (TranscodeError, OSError) as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             message = getattr(exc, "message", None) or f"转码出错：{exc}"
             if final_attempt:
@@ -128,7 +130,7 @@ def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str
             updated = (Lesson.update(status="ready", progress=100, failure_reason="",
                                      duration_ms=made.duration_ms, media_version=version,
                                      poster_name=media_store.version_name(
-                                         lesson_id, version, ffmpeg.POSTER_NAME),
+                                         lesson_id, version, POSTER_NAME),
                                      heartbeat_at=None, updated_at=utcnow())
                        .where((Lesson.id == lesson_id) & (Lesson.job_token == token))
                        .execute())

@@ -114,7 +114,7 @@ def _demo_courses(orgs: dict) -> None:
     from flask import current_app, has_app_context
 
     from xuetang.seed import demo_media
-    from xuetang.video.ffmpeg import ffmpeg_binary
+    from xuetang.video.probe import ffmpeg_binary
 
     with database.atomic():
         courses = demo_media.ensure_courses(orgs)
