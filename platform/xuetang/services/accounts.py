@@ -6,10 +6,12 @@ import hmac
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from xuetang.db import database
 from xuetang.models import Account, Person, RoleGrant, utcnow
 from xuetang.rules.idcard import IdNumberError, normalize
 
 MIN_PASSWORD_LENGTH = 8
+BATCH = 200  # rows per multi-row INSERT: well under SQLite's bound-parameter limit
 
 
 class PasswordError(ValueError):
@@ -93,11 +95,32 @@ def grant(account: Account, role: str, organization=None, district=None) -> Role
     )
 
 
+def create_staff_accounts(people: list[Person]) -> list[Account]:
+    """Trainee accounts for imported people: initial password rule, forced change.
+
+    In batches, because one roster can bring thousands of people at once; all or none.
+    """
+    person_ids = [p.id for p in people]
+    with database.atomic():
+        for start in range(0, len(person_ids), BATCH):
+            Account.insert_many([
+                {"person": pid, "password_hash": None, "must_change_password": True}
+                for pid in person_ids[start:start + BATCH]
+            ]).execute()
+        created = []
+        for start in range(0, len(person_ids), BATCH):
+            created.extend(Account.select()
+                           .where(Account.person.in_(person_ids[start:start + BATCH])))
+        for start in range(0, len(created), BATCH):
+            RoleGrant.insert_many([
+                {"account": a.id, "role": "trainee"} for a in created[start:start + BATCH]
+            ]).execute()
+    return created
+
+
 def create_staff_account(person: Person) -> Account:
-    """A trainee account for an imported person: initial password rule, forced change."""
-    account = Account.create(person=person, password_hash=None, must_change_password=True)
-    grant(account, "trainee")
-    return account
+    """A trainee account for one person (see create_staff_accounts)."""
+    return create_staff_accounts([person])[0]
 
 
 @functools.cache

@@ -4,8 +4,9 @@ import re
 from dataclasses import dataclass, field
 
 from xuetang.db import database
-from xuetang.models import Account, Organization, Person, RoleGrant, Series, Specialty
+from xuetang.models import Account, Organization, Person, Series, Specialty
 from xuetang.rules.idcard import IdNumberError, mask, normalize
+from xuetang.services import accounts
 from xuetang.services.spreadsheets import read_sheet
 
 REQUIRED = {
@@ -138,16 +139,5 @@ def apply_roster(check: RosterCheck, employer: Organization) -> int:
             a.person_id for a in Account.select(Account.person)
             .where(Account.person.in_([p.id for p in people.values()]))
         }
-        needing = [p for p in people.values() if p.id not in with_account]
-        for start in range(0, len(needing), 200):
-            Account.insert_many([
-                {"person": p.id, "password_hash": None, "must_change_password": True}
-                for p in needing[start:start + 200]
-            ]).execute()
-        accounts = list(Account.select(Account.id).where(
-            Account.person.in_([p.id for p in needing])))
-        for start in range(0, len(accounts), 200):
-            RoleGrant.insert_many([
-                {"account": a.id, "role": "trainee"} for a in accounts[start:start + 200]
-            ]).execute()
+        accounts.create_staff_accounts([p for p in people.values() if p.id not in with_account])
     return len(valid)
