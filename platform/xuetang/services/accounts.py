@@ -9,13 +9,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from xuetang.db import database
 from xuetang.models import Account, Person, RoleGrant, utcnow
 from xuetang.rules.idcard import IdNumberError, normalize
+from xuetang.services.refusals import Refused
 
 MIN_PASSWORD_LENGTH = 8
 BATCH = 200  # rows per multi-row INSERT: well under SQLite's bound-parameter limit
 
 
-class PasswordError(ValueError):
-    """A password that does not meet the rules; str(err) is shown to the user."""
+class PasswordError(Refused, ValueError):
+    """A password that does not meet the rules (or does not open the account); shown to the user."""
 
 
 def initial_password(person: Person) -> str:
@@ -28,7 +29,7 @@ def check_new_password(password: str, account: Account) -> None:
         raise PasswordError(f"密码至少需要{MIN_PASSWORD_LENGTH}位")
     if password.isdigit() or password.isalpha():
         raise PasswordError("密码需同时包含字母和数字")
-    if account.person_id and account.person.id_number[-6:] in password:
+    if account.person_id and initial_password(account.person) in password:
         raise PasswordError("密码不能包含身份证号的后六位")
 
 
@@ -83,6 +84,21 @@ def authenticate_account(account: Account, password: str) -> bool:
 
 def record_sign_in(account: Account) -> None:
     Account.update(last_login_at=utcnow()).where(Account.id == account.id).execute()
+
+
+def sign_in(identifier: str, password: str) -> Account | None:
+    """The account these credentials open, its sign-in recorded; None for any failure."""
+    account = authenticate(identifier, password)
+    if account is not None:
+        record_sign_in(account)
+    return account
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    """Replace the password after checking the current one; PasswordError says why not."""
+    if not authenticate_account(account, current):
+        raise PasswordError("当前密码不正确")
+    set_password(account, new)
 
 
 def grant(account: Account, role: str, organization=None, district=None) -> RoleGrant:
