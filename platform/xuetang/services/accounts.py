@@ -2,12 +2,13 @@
 
 import functools
 import hmac
+import secrets
 
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from xuetang.db import database
-from xuetang.models import Account, Person, RoleGrant, utcnow
+from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant, utcnow
 from xuetang.rules.idcard import IdNumberError, normalize
 from xuetang.services.refusals import Refused
 
@@ -38,6 +39,11 @@ def hash_password(password: str) -> str:
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() \
         else "scrypt"
     return generate_password_hash(password, method=method)
+
+
+def one_time_password() -> str:
+    """A generated first password for an admin account, shown once and changed at first sign-in."""
+    return "Xt-" + secrets.token_urlsafe(9)
 
 
 def set_password(account: Account, password: str) -> None:
@@ -109,6 +115,19 @@ def grant(account: Account, role: str, organization=None, district=None) -> Role
     return existing or RoleGrant.create(
         account=account, role=role, organization=organization, district=district
     )
+
+
+def create_admin_account(username: str, password: str, must_change_password: bool) -> Account:
+    """An account signed in by username, for an organization's admin (not tied to a person)."""
+    return Account.create(username=username, password_hash=hash_password(password),
+                          must_change_password=must_change_password)
+
+
+def grant_org_admin(account: Account, org: Organization) -> RoleGrant:
+    """The admin role that goes with the organization's kind; a district office's is scoped to it."""
+    role = ADMIN_ROLE_FOR_KIND[org.kind]
+    return grant(account, role, organization=org,
+                 district=org.district_id if role == "district_admin" else None)
 
 
 def create_staff_accounts(people: list[Person]) -> list[Account]:

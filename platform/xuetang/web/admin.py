@@ -1,26 +1,16 @@
 """The city admin's area: organizations with their admin accounts, and each year's policy."""
 
-import secrets
 from decimal import Decimal
 
-from flask import Blueprint, abort, current_app, flash
+from flask import Blueprint, Response, abort, current_app, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from peewee import JOIN, IntegrityError
 from wtforms import DateField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from xuetang.db import database
-from xuetang.models import (
-    ADMIN_ROLE_FOR_KIND,
-    ORG_KINDS,
-    Account,
-    District,
-    Organization,
-    RoleGrant,
-    StudyYear,
-)
-from xuetang.services import accounts
+from xuetang.models import ORG_KINDS, StudyYear
+from xuetang.services.organizations import create_organization, districts, organizations_page
+from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
@@ -55,18 +45,16 @@ class StudyYearForm(FlaskForm):
                                          validators=[NumberRange(0, 24)])
 
 
+def _new_organization_page(form: OrganizationForm, error: str | None) -> Response:
+    return render("admin/new_organization.html", form=form, error=error,
+                  status=400 if (error or form.errors) else 200)
+
+
 @bp.route("/orgs")
 @roles_required("city_admin")
 def organizations():
     """All organizations with their admin accounts."""
-    orgs = list(Organization.select(Organization, District)
-                .join(District, on=(Organization.district == District.id), join_type=JOIN.LEFT_OUTER)
-                .order_by(Organization.kind, Organization.name))
-    admins: dict[int, list[str]] = {}
-    for grant in (RoleGrant.select(RoleGrant, Account).join(Account)
-                  .where(RoleGrant.organization.is_null(False))):
-        admins.setdefault(grant.organization_id, []).append(grant.account.display_name)
-    return render("admin/organizations.html", orgs=orgs, admins=admins, kinds=ORG_KINDS)
+    return render("admin/organizations.html", **organizations_page())
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
@@ -75,30 +63,16 @@ def new_organization():
     """Create an organization and its admin account (a one-time password is shown once)."""
     form = OrganizationForm()
     form.district.choices = [SelectChoice(0, "（市级，无区县）")] + [
-        SelectChoice(d.id, d.name) for d in District.select().order_by(District.sort)]
-    error = None
-    if form.validate_on_submit():
-        district = District.get_or_none(District.id == form.district.data)
-        if form.kind.data == "district_hr" and district is None:
-            error = "区县人社部门必须选择所属区县"
-        else:
-            password = "Xt-" + secrets.token_urlsafe(9)
-            try:
-                with database.atomic():
-                    org = Organization.create(name=form.name.data.strip(), kind=form.kind.data,
-                                              district=district)
-                    account = Account.create(username=form.admin_username.data,
-                                             password_hash=accounts.hash_password(password),
-                                             must_change_password=True)
-                    role = ADMIN_ROLE_FOR_KIND[org.kind]
-                    accounts.grant(account, role, organization=org,
-                                   district=district if role == "district_admin" else None)
-            except IntegrityError:
-                error = "机构名称或管理员用户名已存在"
-            else:
-                return render("admin/created.html", org=org, account=account, password=password)
-    return render("admin/new_organization.html", form=form, error=error,
-                  status=400 if (error or form.errors) else 200)
+        SelectChoice(d.id, d.name) for d in districts()]
+    if not form.validate_on_submit():
+        return _new_organization_page(form, None)
+    try:
+        created = create_organization(form.name.data, form.kind.data, form.district.data,
+                                      form.admin_username.data)
+    except Refused as err:
+        return _new_organization_page(form, err.message)
+    return render("admin/created.html", org=created.org, account=created.account,
+                  password=created.password)
 
 
 @bp.route("/years")
