@@ -1,16 +1,21 @@
 """The city admin's area: organizations with their admin accounts, and each year's policy."""
 
-from decimal import Decimal
-
-from flask import Blueprint, Response, abort, current_app, flash
+from flask import Blueprint, Response, abort, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from xuetang.models import ORG_KINDS, StudyYear
+from xuetang.rules.annual import CATEGORY_LABELS, PROFESSIONAL, PUBLIC
 from xuetang.services.organizations import create_organization, districts, organizations_page
 from xuetang.services.refusals import Refused
+from xuetang.services.study_years import (
+    EDITABLE_FIELDS,
+    study_year,
+    study_years_page,
+    update_study_year,
+)
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
@@ -29,9 +34,11 @@ class OrganizationForm(FlaskForm):
 
 
 class StudyYearForm(FlaskForm):
+    # Field names are EDITABLE_FIELDS (services.study_years), in the order the page shows them.
     min_total_hours = DecimalField("总学时不少于", places=2, validators=[NumberRange(0, 1000)])
-    min_public_hours = DecimalField("公需科目不少于", places=2, validators=[NumberRange(0, 1000)])
-    min_professional_hours = DecimalField("专业科目不少于", places=2,
+    min_public_hours = DecimalField(f"{CATEGORY_LABELS[PUBLIC]}不少于", places=2,
+                                    validators=[NumberRange(0, 1000)])
+    min_professional_hours = DecimalField(f"{CATEGORY_LABELS[PROFESSIONAL]}不少于", places=2,
                                           validators=[NumberRange(0, 1000)])
     window_start = DateField("专业课学习开始日期")
     window_end = DateField("专业课学习截止日期")
@@ -47,6 +54,12 @@ class StudyYearForm(FlaskForm):
 
 def _new_organization_page(form: OrganizationForm, error: str | None) -> Response:
     return render("admin/new_organization.html", form=form, error=error,
+                  status=400 if (error or form.errors) else 200)
+
+
+def _year_edit_page(form: StudyYearForm, row: StudyYear, error: str | None) -> Response:
+    return render("admin/year_edit.html", form=form, study_year=row, error=error,
+                  fields=EDITABLE_FIELDS,
                   status=400 if (error or form.errors) else 200)
 
 
@@ -79,34 +92,24 @@ def new_organization():
 @roles_required("city_admin")
 def study_years():
     """Each year's policy."""
-    years = list(StudyYear.select().order_by(StudyYear.year.desc()))
-    return render("admin/years.html", years=years)
+    return render("admin/years.html", **study_years_page())
 
 
 @bp.route("/years/<int:year>", methods=["GET", "POST"])
 @roles_required("city_admin")
 def edit_study_year(year: int):
     """Edit one year's policy; the change is recorded with who made it."""
-    study_year = StudyYear.for_year(year)
-    if study_year is None:
-        abort(404)
-    form = StudyYearForm(obj=study_year)
-    error = None
-    if form.validate_on_submit():
-        data = {name: getattr(form, name).data for name in form.data if name != "csrf_token"}
-        if data["window_start"] > data["window_end"]:
-            error = "学习开始日期不能晚于截止日期"
-        elif data["min_public_hours"] + data["min_professional_hours"] > data["min_total_hours"]:
-            error = "公需与专业学时要求之和不能超过总学时要求"
-        else:
-            for name, value in data.items():
-                if isinstance(value, Decimal):
-                    value = value.quantize(Decimal("0.01"))
-                setattr(study_year, name, value)
-            study_year.save()
-            current_app.logger.info("study year %s edited by account %s", year,
-                                      current_user.account.id)
-            flash(f"{year}年度政策已保存", "success")
-            return redirect_to("admin.study_years")
-    return render("admin/year_edit.html", form=form, study_year=study_year, error=error,
-                  status=400 if (error or form.errors) else 200)
+    try:
+        row = study_year(year)
+    except Refused as err:
+        abort(err.status)
+    form = StudyYearForm(obj=row)
+    if not form.validate_on_submit():
+        return _year_edit_page(form, row, None)
+    values = {name: form[name].data for name in EDITABLE_FIELDS}
+    try:
+        update_study_year(row, values, current_user.account.id)
+    except Refused as err:
+        return _year_edit_page(form, row, err.message)
+    flash(f"{year}年度政策已保存", "success")
+    return redirect_to("admin.study_years")
