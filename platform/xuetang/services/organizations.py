@@ -9,7 +9,7 @@ from xuetang.models import ORG_KINDS, Account, District, Organization, RoleGrant
 from xuetang.services import accounts
 from xuetang.services.refusals import Refused
 
-CITY_OFFICE_NAME = "市人力资源和社会保障局"  # named so on a fresh installation; renamable later
+CITY_OFFICE_NAME = "市人力资源和社会保障局"  # the city office a fresh installation starts with
 
 
 @dataclass

@@ -53,11 +53,13 @@ class StudyYearForm(FlaskForm):
 
 
 def _new_organization_page(form: OrganizationForm, error: str | None) -> Response:
+    """The form page, shown the same way for a field error and for the service's refusal."""
     return render("admin/new_organization.html", form=form, error=error,
                   status=400 if (error or form.errors) else 200)
 
 
 def _year_edit_page(form: StudyYearForm, row: StudyYear, error: str | None) -> Response:
+    """The policy form, shown the same way for a field error and for inconsistent values."""
     return render("admin/year_edit.html", form=form, study_year=row, error=error,
                   fields=EDITABLE_FIELDS,
                   status=400 if (error or form.errors) else 200)

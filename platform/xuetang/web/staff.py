@@ -47,6 +47,7 @@ def _writable_employer(org_id: int) -> Organization:
 
 
 def _import_page(form: UploadForm, org: Organization, error: str | None) -> Response:
+    """The upload page, first shown, after a form error, or after an unreadable file alike."""
     return render("staff/import.html", form=form, org=org, error=error,
                   status=400 if error else 200)
 
