@@ -5,8 +5,8 @@ from flask.cli import AppGroup
 
 from xuetang import migrations
 from xuetang.db import database
-from xuetang.models import Account, Organization
-from xuetang.services import accounts
+from xuetang.models import Account
+from xuetang.services import organizations
 
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -27,12 +27,8 @@ def db_upgrade():
 @click.password_option()
 def create_admin(username, password):
     """Create a city admin account (for a fresh installation without demo data)."""
-    with database.connection_context(), database.atomic():
-        city = (Organization.get_or_none(Organization.kind == "city_hr")
-                or Organization.create(name="市人力资源和社会保障局", kind="city_hr"))
-        account = Account.create(username=username, password_hash=accounts.hash_password(password),
-                                 must_change_password=False)
-        accounts.grant(account, "city_admin", organization=city)
+    with database.connection_context():
+        organizations.create_city_admin(username, password)
     click.echo(f"city admin {username} created")
 
 

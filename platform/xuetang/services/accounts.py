@@ -2,18 +2,22 @@
 
 import functools
 import hmac
+import secrets
 
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from xuetang.models import Account, Person, RoleGrant, utcnow
+from xuetang.db import database
+from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant, utcnow
 from xuetang.rules.idcard import IdNumberError, normalize
+from xuetang.services.refusals import Refused
 
 MIN_PASSWORD_LENGTH = 8
+BATCH = 200  # rows per multi-row INSERT: well under SQLite's bound-parameter limit
 
 
-class PasswordError(ValueError):
-    """A password that does not meet the rules; str(err) is shown to the user."""
+class PasswordError(Refused, ValueError):
+    """A password that does not meet the rules (or does not open the account); shown to the user."""
 
 
 def initial_password(person: Person) -> str:
@@ -26,7 +30,7 @@ def check_new_password(password: str, account: Account) -> None:
         raise PasswordError(f"密码至少需要{MIN_PASSWORD_LENGTH}位")
     if password.isdigit() or password.isalpha():
         raise PasswordError("密码需同时包含字母和数字")
-    if account.person_id and account.person.id_number[-6:] in password:
+    if account.person_id and initial_password(account.person) in password:
         raise PasswordError("密码不能包含身份证号的后六位")
 
 
@@ -35,6 +39,11 @@ def hash_password(password: str) -> str:
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() \
         else "scrypt"
     return generate_password_hash(password, method=method)
+
+
+def one_time_password() -> str:
+    """A generated first password for an admin account, shown once and changed at first sign-in."""
+    return "Xt-" + secrets.token_urlsafe(9)
 
 
 def set_password(account: Account, password: str) -> None:
@@ -83,6 +92,21 @@ def record_sign_in(account: Account) -> None:
     Account.update(last_login_at=utcnow()).where(Account.id == account.id).execute()
 
 
+def sign_in(identifier: str, password: str) -> Account | None:
+    """The account these credentials open, its sign-in recorded; None for any failure."""
+    account = authenticate(identifier, password)
+    if account is not None:
+        record_sign_in(account)
+    return account
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    """Replace the password after checking the current one; PasswordError says why not."""
+    if not authenticate_account(account, current):
+        raise PasswordError("当前密码不正确")
+    set_password(account, new)
+
+
 def grant(account: Account, role: str, organization=None, district=None) -> RoleGrant:
     existing = RoleGrant.get_or_none(
         (RoleGrant.account == account) & (RoleGrant.role == role)
@@ -93,11 +117,45 @@ def grant(account: Account, role: str, organization=None, district=None) -> Role
     )
 
 
+def create_admin_account(username: str, password: str, must_change_password: bool) -> Account:
+    """An account signed in by username, for an organization's admin (not tied to a person)."""
+    return Account.create(username=username, password_hash=hash_password(password),
+                          must_change_password=must_change_password)
+
+
+def grant_org_admin(account: Account, org: Organization) -> RoleGrant:
+    """The admin role that goes with the organization's kind; a district office's is scoped to it."""
+    role = ADMIN_ROLE_FOR_KIND[org.kind]
+    return grant(account, role, organization=org,
+                 district=org.district_id if role == "district_admin" else None)
+
+
+def create_staff_accounts(people: list[Person]) -> list[Account]:
+    """Trainee accounts for imported people: initial password rule, forced change.
+
+    In batches, because one roster can bring thousands of people at once; all or none.
+    """
+    person_ids = [p.id for p in people]
+    with database.atomic():
+        for start in range(0, len(person_ids), BATCH):
+            Account.insert_many([
+                {"person": pid, "password_hash": None, "must_change_password": True}
+                for pid in person_ids[start:start + BATCH]
+            ]).execute()
+        created = []
+        for start in range(0, len(person_ids), BATCH):
+            created.extend(Account.select()
+                           .where(Account.person.in_(person_ids[start:start + BATCH])))
+        for start in range(0, len(created), BATCH):
+            RoleGrant.insert_many([
+                {"account": a.id, "role": "trainee"} for a in created[start:start + BATCH]
+            ]).execute()
+    return created
+
+
 def create_staff_account(person: Person) -> Account:
-    """A trainee account for an imported person: initial password rule, forced change."""
-    account = Account.create(person=person, password_hash=None, must_change_password=True)
-    grant(account, "trainee")
-    return account
+    """A trainee account for one person (see create_staff_accounts)."""
+    return create_staff_accounts([person])[0]
 
 
 @functools.cache

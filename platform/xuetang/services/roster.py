@@ -1,12 +1,13 @@
 """The employer's real-name staff roster: check every row, show all errors, then apply or not."""
 
-import re
 from dataclasses import dataclass, field
 
 from xuetang.db import database
-from xuetang.models import Account, Organization, Person, RoleGrant, Series, Specialty
+from xuetang.models import Account, Organization, Person, Series, Specialty
 from xuetang.rules.idcard import IdNumberError, mask, normalize
-from xuetang.services.spreadsheets import read_sheet
+from xuetang.services import accounts
+from xuetang.services.people import NAME_MAX, PHONE, PHONE_ERROR
+from xuetang.services.spreadsheets import read_sheet, template_csv, template_xlsx
 
 REQUIRED = {
     "name": ("姓名",),
@@ -17,7 +18,10 @@ REQUIRED = {
 OPTIONAL = {"specialty": ("专业", "专业方向")}
 TEMPLATE_HEADERS = ["姓名", "身份证号", "职称系列", "手机号", "专业"]
 TEMPLATE_EXAMPLE = ["张三", "370102199001011237", "工程技术", "13800000000", "建设工程"]
-PHONE = re.compile(r"^1\d{10}$")
+TEMPLATE_MIMETYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 @dataclass
@@ -76,7 +80,7 @@ def check_roster(data: bytes, employer: Organization) -> RosterCheck:
                         cells["phone"].replace(" ", ""), cells.get("specialty", ""))
         if not row.name:
             row.errors.append("姓名为空")
-        elif len(row.name) > 40:
+        elif len(row.name) > NAME_MAX:
             row.errors.append("姓名过长")
         try:
             row.id_number = normalize(row.id_number)
@@ -97,7 +101,7 @@ def check_roster(data: bytes, employer: Organization) -> RosterCheck:
                 if row.specialty_id is None:
                     row.errors.append(f"系列“{row.series_name}”下没有专业“{row.specialty_name}”")
         if not PHONE.match(row.phone):
-            row.errors.append("手机号应为11位数字")
+            row.errors.append(PHONE_ERROR)
         rows.append(row)
     existing = _lookup_people([r.id_number for r in rows if r.id_number in first_seen])
     for row in rows:
@@ -138,16 +142,11 @@ def apply_roster(check: RosterCheck, employer: Organization) -> int:
             a.person_id for a in Account.select(Account.person)
             .where(Account.person.in_([p.id for p in people.values()]))
         }
-        needing = [p for p in people.values() if p.id not in with_account]
-        for start in range(0, len(needing), 200):
-            Account.insert_many([
-                {"person": p.id, "password_hash": None, "must_change_password": True}
-                for p in needing[start:start + 200]
-            ]).execute()
-        accounts = list(Account.select(Account.id).where(
-            Account.person.in_([p.id for p in needing])))
-        for start in range(0, len(accounts), 200):
-            RoleGrant.insert_many([
-                {"account": a.id, "role": "trainee"} for a in accounts[start:start + 200]
-            ]).execute()
+        accounts.create_staff_accounts([p for p in people.values() if p.id not in with_account])
     return len(valid)
+
+
+def roster_template(kind: str) -> tuple[bytes, str]:
+    """The roster template to fill in, as `kind` (xlsx or csv) bytes and its MIME type."""
+    make = template_xlsx if kind == "xlsx" else template_csv
+    return make(TEMPLATE_HEADERS, TEMPLATE_EXAMPLE), TEMPLATE_MIMETYPES[kind]

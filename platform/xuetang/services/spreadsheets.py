@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook, load_workbook
 
+from xuetang.services.refusals import Refused
+
 MAX_ROWS = 20000
 
 
-class SpreadsheetError(ValueError):
-    """The file as a whole cannot be read; str(err) is shown to the user."""
+class SpreadsheetError(Refused, ValueError):
+    """The file as a whole cannot be read; the message is shown to the user."""
 
 
 @dataclass

@@ -1,26 +1,21 @@
 """The city admin's area: organizations with their admin accounts, and each year's policy."""
 
-import secrets
-from decimal import Decimal
-
-from flask import Blueprint, abort, current_app, flash
+from flask import Blueprint, Response, abort, flash
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from peewee import JOIN, IntegrityError
 from wtforms import DateField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from xuetang.db import database
-from xuetang.models import (
-    ADMIN_ROLE_FOR_KIND,
-    ORG_KINDS,
-    Account,
-    District,
-    Organization,
-    RoleGrant,
-    StudyYear,
+from xuetang.models import ORG_KINDS, StudyYear
+from xuetang.rules.annual import CATEGORY_LABELS, PROFESSIONAL, PUBLIC
+from xuetang.services.organizations import create_organization, districts, organizations_page
+from xuetang.services.refusals import Refused
+from xuetang.services.study_years import (
+    EDITABLE_FIELDS,
+    study_year,
+    study_years_page,
+    update_study_year,
 )
-from xuetang.services import accounts
 from xuetang.web import redirect_to, render
 from xuetang.web.access import roles_required
 
@@ -39,9 +34,11 @@ class OrganizationForm(FlaskForm):
 
 
 class StudyYearForm(FlaskForm):
+    # Field names are EDITABLE_FIELDS (services.study_years), in the order the page shows them.
     min_total_hours = DecimalField("总学时不少于", places=2, validators=[NumberRange(0, 1000)])
-    min_public_hours = DecimalField("公需科目不少于", places=2, validators=[NumberRange(0, 1000)])
-    min_professional_hours = DecimalField("专业科目不少于", places=2,
+    min_public_hours = DecimalField(f"{CATEGORY_LABELS[PUBLIC]}不少于", places=2,
+                                    validators=[NumberRange(0, 1000)])
+    min_professional_hours = DecimalField(f"{CATEGORY_LABELS[PROFESSIONAL]}不少于", places=2,
                                           validators=[NumberRange(0, 1000)])
     window_start = DateField("专业课学习开始日期")
     window_end = DateField("专业课学习截止日期")
@@ -55,18 +52,24 @@ class StudyYearForm(FlaskForm):
                                          validators=[NumberRange(0, 24)])
 
 
+def _new_organization_page(form: OrganizationForm, error: str | None) -> Response:
+    """The form page, shown the same way for a field error and for the service's refusal."""
+    return render("admin/new_organization.html", form=form, error=error,
+                  status=400 if (error or form.errors) else 200)
+
+
+def _year_edit_page(form: StudyYearForm, row: StudyYear, error: str | None) -> Response:
+    """The policy form, shown the same way for a field error and for inconsistent values."""
+    return render("admin/year_edit.html", form=form, study_year=row, error=error,
+                  fields=EDITABLE_FIELDS,
+                  status=400 if (error or form.errors) else 200)
+
+
 @bp.route("/orgs")
 @roles_required("city_admin")
 def organizations():
     """All organizations with their admin accounts."""
-    orgs = list(Organization.select(Organization, District)
-                .join(District, on=(Organization.district == District.id), join_type=JOIN.LEFT_OUTER)
-                .order_by(Organization.kind, Organization.name))
-    admins: dict[int, list[str]] = {}
-    for grant in (RoleGrant.select(RoleGrant, Account).join(Account)
-                  .where(RoleGrant.organization.is_null(False))):
-        admins.setdefault(grant.organization_id, []).append(grant.account.display_name)
-    return render("admin/organizations.html", orgs=orgs, admins=admins, kinds=ORG_KINDS)
+    return render("admin/organizations.html", **organizations_page())
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
@@ -75,64 +78,40 @@ def new_organization():
     """Create an organization and its admin account (a one-time password is shown once)."""
     form = OrganizationForm()
     form.district.choices = [SelectChoice(0, "（市级，无区县）")] + [
-        SelectChoice(d.id, d.name) for d in District.select().order_by(District.sort)]
-    error = None
-    if form.validate_on_submit():
-        district = District.get_or_none(District.id == form.district.data)
-        if form.kind.data == "district_hr" and district is None:
-            error = "区县人社部门必须选择所属区县"
-        else:
-            password = "Xt-" + secrets.token_urlsafe(9)
-            try:
-                with database.atomic():
-                    org = Organization.create(name=form.name.data.strip(), kind=form.kind.data,
-                                              district=district)
-                    account = Account.create(username=form.admin_username.data,
-                                             password_hash=accounts.hash_password(password),
-                                             must_change_password=True)
-                    role = ADMIN_ROLE_FOR_KIND[org.kind]
-                    accounts.grant(account, role, organization=org,
-                                   district=district if role == "district_admin" else None)
-            except IntegrityError:
-                error = "机构名称或管理员用户名已存在"
-            else:
-                return render("admin/created.html", org=org, account=account, password=password)
-    return render("admin/new_organization.html", form=form, error=error,
-                  status=400 if (error or form.errors) else 200)
+        SelectChoice(d.id, d.name) for d in districts()]
+    if not form.validate_on_submit():
+        return _new_organization_page(form, None)
+    try:
+        created = create_organization(form.name.data, form.kind.data, form.district.data,
+                                      form.admin_username.data)
+    except Refused as err:
+        return _new_organization_page(form, err.message)
+    return render("admin/created.html", org=created.org, account=created.account,
+                  password=created.password)
 
 
 @bp.route("/years")
 @roles_required("city_admin")
 def study_years():
     """Each year's policy."""
-    years = list(StudyYear.select().order_by(StudyYear.year.desc()))
-    return render("admin/years.html", years=years)
+    return render("admin/years.html", **study_years_page())
 
 
 @bp.route("/years/<int:year>", methods=["GET", "POST"])
 @roles_required("city_admin")
 def edit_study_year(year: int):
     """Edit one year's policy; the change is recorded with who made it."""
-    study_year = StudyYear.for_year(year)
-    if study_year is None:
-        abort(404)
-    form = StudyYearForm(obj=study_year)
-    error = None
-    if form.validate_on_submit():
-        data = {name: getattr(form, name).data for name in form.data if name != "csrf_token"}
-        if data["window_start"] > data["window_end"]:
-            error = "学习开始日期不能晚于截止日期"
-        elif data["min_public_hours"] + data["min_professional_hours"] > data["min_total_hours"]:
-            error = "公需与专业学时要求之和不能超过总学时要求"
-        else:
-            for name, value in data.items():
-                if isinstance(value, Decimal):
-                    value = value.quantize(Decimal("0.01"))
-                setattr(study_year, name, value)
-            study_year.save()
-            current_app.logger.info("study year %s edited by account %s", year,
-                                      current_user.account.id)
-            flash(f"{year}年度政策已保存", "success")
-            return redirect_to("admin.study_years")
-    return render("admin/year_edit.html", form=form, study_year=study_year, error=error,
-                  status=400 if (error or form.errors) else 200)
+    try:
+        row = study_year(year)
+    except Refused as err:
+        abort(err.status)
+    form = StudyYearForm(obj=row)
+    if not form.validate_on_submit():
+        return _year_edit_page(form, row, None)
+    values = {name: form[name].data for name in EDITABLE_FIELDS}
+    try:
+        update_study_year(row, values, current_user.account.id)
+    except Refused as err:
+        return _year_edit_page(form, row, err.message)
+    flash(f"{year}年度政策已保存", "success")
+    return redirect_to("admin.study_years")

@@ -45,12 +45,11 @@ def signin():
     form = SignInForm()
     error = None
     if form.validate_on_submit():
-        account = accounts.authenticate(form.identifier.data, form.password.data)
+        account = accounts.sign_in(form.identifier.data, form.password.data)
         if account is None:
             error = "身份证号/用户名或密码错误"
         else:
             login_user(SignedIn(account))
-            accounts.record_sign_in(account)
             if account.must_change_password:
                 flash("首次登录，请先修改初始密码", "info")
                 return redirect_to("auth.change_password")
@@ -78,17 +77,14 @@ def change_password():
     account = current_user.account
     error = None
     if form.validate_on_submit():
-        if accounts.authenticate_account(account, form.current.data):
-            try:
-                accounts.set_password(account, form.new.data)
-            except accounts.PasswordError as err:
-                error = str(err)
-            else:
-                login_user(SignedIn(account))  # the session id includes the new password stamp
-                flash("密码已修改", "success")
-                return redirect_to("home.index")
+        try:
+            accounts.change_password(account, form.current.data, form.new.data)
+        except accounts.PasswordError as err:
+            error = err.message
         else:
-            error = "当前密码不正确"
+            login_user(SignedIn(account))  # the session id includes the new password stamp
+            flash("密码已修改", "success")
+            return redirect_to("home.index")
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
     return render("auth/password.html", form=form, error=error,

@@ -1,0 +1,41 @@
+"""The home page's overview: the organizations an account manages and the registrations it oversees."""
+
+from peewee import fn
+
+from xuetang.models import District, Organization, Person
+from xuetang.services.people import Viewer
+
+
+def district_registrations(district_ids: set[int]) -> list[dict]:
+    """Registrations per district: employers and registered people."""
+    rows = []
+    for district in (District.select()
+                     .where(District.id.in_(district_ids))
+                     .order_by(District.sort)):
+        employers = (Organization.select()
+                     .where((Organization.district == district)
+                            & (Organization.kind == "employer"))
+                     .count())
+        people = Person.select().where(Person.district == district).count()
+        rows.append({"district": district, "employers": employers, "people": people})
+    return rows
+
+
+def city_registrations() -> dict:
+    """Registered people in the whole city, and organizations per kind."""
+    by_kind = dict(Organization.select(Organization.kind, fn.COUNT(Organization.id))
+                   .group_by(Organization.kind)
+                   .tuples())
+    return {"people": Person.select().count(), "by_kind": by_kind}
+
+
+def home_page(viewer: Viewer) -> dict:
+    """One section per role `viewer` holds: the district and city keys only for those admins."""
+    context = {}
+    if viewer.has_role("district_admin"):
+        context["districts"] = district_registrations(viewer.district_ids("district_admin"))
+    if viewer.has_role("city_admin"):
+        context["city"] = city_registrations()
+    managed = {g.organization_id for g in viewer.grants if g.organization_id}
+    context["organizations"] = list(Organization.select().where(Organization.id.in_(managed)))
+    return context

@@ -1,0 +1,44 @@
+"""Each study year's policy, as the city admin reads and edits it."""
+
+from decimal import Decimal
+
+from flask import current_app
+
+from xuetang.models import StudyYear
+from xuetang.services.refusals import Refused
+
+# The policy fields the city admin may edit; `year` itself is fixed once created.
+EDITABLE_FIELDS = (
+    "min_total_hours", "min_public_hours", "min_professional_hours", "window_start", "window_end",
+    "minutes_per_hour", "filing_close", "competition_public_cap", "competition_professional_cap",
+    "seminar_hours_per_day",
+)
+CENT = Decimal("0.01")
+
+
+def study_years_page() -> dict:
+    """Every year's policy, newest first."""
+    return {"years": list(StudyYear.select().order_by(StudyYear.year.desc()))}
+
+
+def study_year(year: int) -> StudyYear:
+    """The year's policy row, or a 404 refusal."""
+    found = StudyYear.for_year(year)
+    if found is None:
+        raise Refused("没有该年度的政策", status=404)
+    return found
+
+
+def update_study_year(row: StudyYear, values: dict, account_id: int) -> None:
+    """Save new policy values if they hold together; the change is logged with who made it."""
+    if values["window_start"] > values["window_end"]:
+        raise Refused("学习开始日期不能晚于截止日期")
+    if values["min_public_hours"] + values["min_professional_hours"] > values["min_total_hours"]:
+        raise Refused("公需与专业学时要求之和不能超过总学时要求")
+    for name in EDITABLE_FIELDS:
+        value = values[name]
+        if isinstance(value, Decimal):
+            value = value.quantize(CENT)  # hours are stored in hundredths
+        setattr(row, name, value)
+    row.save()
+    current_app.logger.info("study year %s edited by account %s", row.year, account_id)
