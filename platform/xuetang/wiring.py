@@ -9,7 +9,7 @@ import mimetypes
 
 from xuetang import jobs
 from xuetang.models import ROLES
-from xuetang.rules.annual import to_decimal
+from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal
 from xuetang.rules.idcard import mask
 from xuetang.services import crediting, face_checks
 
@@ -30,4 +30,6 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _labels():
-        return {"ROLE_LABELS": ROLES}
+        # One home for each label: templates read them from here, never re-type them.
+        return {"ROLE_LABELS": ROLES, "CATEGORY_LABELS": CATEGORY_LABELS,
+                "SOURCE_LABELS": SOURCE_LABELS}

@@ -1,1 +1,2 @@
-"""Proctoring for real-name study: face enrolment and checks. Plain Python, no Flask or peewee."""
+"""Face analysis for real-name study: dlib detection, landmarks and descriptor, image bounds and
+quality hints. Plain Python, no Flask or peewee."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xuetang import config
 from xuetang.face.quality import (
     PROBLEM_MESSAGES,
     REJECT_MESSAGES,
@@ -33,13 +34,8 @@ __all__ = [
     "analyse", "compare", "descriptor_from_bytes", "descriptor_to_bytes", "get_engine",
 ]
 
-# Why 0.5 and not dlib's customary 0.6: 0.6 is known to accept different East-Asian faces
-# (dlib issues #480 and #2816), and our trainees are overwhelmingly Chinese. On the fixtures the
-# same person lands at 0.11-0.18 and different people at 0.69-0.72; different photos of one real
-# person typically land at 0.3-0.5, so 0.5 still admits them while refusing the 0.5-0.6 band
-# where look-alikes get in. Not validated on a real East-Asian data set: keep it configurable
-# (FACE_MATCH_THRESHOLD) and revisit with the audit log's distances.
-DEFAULT_THRESHOLD = 0.5
+# The match threshold's one home is the FACE_MATCH_THRESHOLD setting (config.py says why 0.5).
+DEFAULT_THRESHOLD = config.default("FACE_MATCH_THRESHOLD")
 # Different camera frames of one person did not come this close on the fixtures (>= 0.11), while
 # the enrolment image merely rescaled stays below it (0.04): the photo itself was fed back
 # (virtual camera, file). Re-encoded at JPEG quality 30-70 it drifts to 0.07-0.10, so this flag

@@ -2,7 +2,7 @@
 
 The app factory calls `init_app(app)`: it builds the queue from the app's settings, registers the
 tasks on it and keeps both in `app.extensions["jobs"]`. Web code enqueues through
-`transcode.enqueue_transcode`; the worker process is `huey_consumer worker.huey` (worker.py at
+`services.courses.enqueue_transcode`; the worker process is `huey_consumer worker.huey` (worker.py at
 the repository root creates the app, so the consumer runs the same registered tasks).
 """
 

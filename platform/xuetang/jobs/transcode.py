@@ -15,7 +15,6 @@ app they were registered for.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import threading
 
@@ -23,6 +22,7 @@ from flask import current_app
 
 from xuetang.db import database
 from xuetang.models import Lesson, Rendition, utcnow
+from xuetang.services.courses import enqueue_transcode
 from xuetang.video import media_store
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary
 from xuetang.video.transcode import POSTER_NAME, transcode
@@ -59,20 +59,6 @@ def register(huey, app):
 
 class Superseded(Exception):
     """The lesson was re-uploaded, retried or recovered since this job was enqueued."""
-
-
-def enqueue_transcode(lesson) -> str:
-    """Give the lesson a fresh job token, mark it waiting, and queue its transcode.
-
-    Call outside any open transaction: the worker must see the committed row.
-    """
-    token = secrets.token_hex(8)
-    (Lesson.update(status="uploaded", progress=0, failure_reason="", job_token=token,
-                   heartbeat_at=None, updated_at=utcnow())
-     .where(Lesson.id == lesson.id)
-     .execute())
-    current_app.extensions["jobs"].transcode(lesson.id, token)
-    return token
 
 
 def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str:

@@ -12,8 +12,8 @@ from peewee import (
 
 from xuetang.models.base import BaseModel, HoursField, utcnow
 from xuetang.models.people import Account, Organization, Series
+from xuetang.rules.annual import CATEGORY_LABELS
 
-CATEGORY_LABELS = {"public": "公需科目", "professional": "专业科目"}
 LESSON_STATUS = {
     "empty": "待上传",
     "uploaded": "等待转码",

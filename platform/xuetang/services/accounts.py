@@ -7,6 +7,7 @@ import secrets
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from xuetang import config
 from xuetang.db import database
 from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant, utcnow
 from xuetang.rules.idcard import IdNumberError, normalize
@@ -35,9 +36,9 @@ def check_new_password(password: str, account: Account) -> None:
 
 
 def hash_password(password: str) -> str:
-    """scrypt by default; tests may configure a cheaper method through PASSWORD_HASH_METHOD."""
-    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() \
-        else "scrypt"
+    """PASSWORD_HASH_METHOD (scrypt unless configured)."""
+    method = (current_app.config["PASSWORD_HASH_METHOD"] if has_app_context()
+              else config.default("PASSWORD_HASH_METHOD"))
     return generate_password_hash(password, method=method)
 
 

@@ -11,6 +11,7 @@ the app's jobs.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ from flask import current_app
 from peewee import IntegrityError, fn
 
 from xuetang.db import database
-from xuetang.jobs.transcode import enqueue_transcode
 from xuetang.models import Account, Course, CourseSeries, Lesson, utcnow
+from xuetang.services.refusals import Refused
 from xuetang.video import chunks, media_store
 from xuetang.video.probe import MediaInfo, NotAVideo, TranscodeError, ffmpeg_binary, probe
 
@@ -30,13 +31,11 @@ STAGED_MAX_AGE = 3 * 24 * 3600  # an abandoned upload is removed after three day
 MAX_LESSON_TITLE = 100
 
 
-class CourseError(Exception):
+class CourseError(Refused):
     """A refused change: `status` is the HTTP status to answer with, `message` is for the uploader."""
 
     def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status)
 
 
 @dataclass(frozen=True)
@@ -263,3 +262,18 @@ def cancel_upload(lesson: Lesson, token: str) -> None:
     """Give up the lesson's upload in progress and remove what arrived."""
     _discard_upload(token)
     Lesson.update(upload_token=None).where(Lesson.id == lesson.id).execute()
+
+
+def enqueue_transcode(lesson) -> str:
+    """Give the lesson a fresh job token, mark it waiting, and queue its transcode.
+
+    Call outside any open transaction: the worker must see the committed row. The queue is the
+    app's (xuetang.jobs.init_app); the job itself is xuetang.jobs.transcode.
+    """
+    token = secrets.token_hex(8)
+    (Lesson.update(status="uploaded", progress=0, failure_reason="", job_token=token,
+                   heartbeat_at=None, updated_at=utcnow())
+     .where(Lesson.id == lesson.id)
+     .execute())
+    current_app.extensions["jobs"].transcode(lesson.id, token)
+    return token

@@ -29,6 +29,7 @@ from xuetang.db import database
 from xuetang.face import analysis
 from xuetang.face.quality import ImageRejected
 from xuetang.models import FaceCheck, FaceConsent, FaceReference, Person, ReferenceChange
+from xuetang.services.refusals import Refused
 
 CONSENT_VERSION = "2021-1"
 MAX_REFERENCES = 3
@@ -40,17 +41,13 @@ _NAME_RE = re.compile(r"private/faces/[1-9][0-9]{0,17}/(?:ref|chk|req)-[0-9a-f]{
 # ---------------------------------------------------------------------------- errors
 
 
-class FaceError(Exception):
-    """A refusal with a Chinese message for the user and an HTTP status for the web layer."""
-
-    status = 400
+class FaceError(Refused):
+    """A refusal with a machine code (the player and the JSON answers use it), a Chinese message
+    and an HTTP status; `extra` carries details such as the quality hints."""
 
     def __init__(self, code: str, message: str, status: int | None = None, **extra):
-        super().__init__(message)
+        super().__init__(message, status)
         self.code = code
-        self.message = message
-        if status is not None:
-            self.status = status
         self.extra = extra
 
 
@@ -226,6 +223,20 @@ def pending_request(person: Person) -> ReferenceChange | None:
     return (ReferenceChange.select()
             .where((ReferenceChange.person == person) & (ReferenceChange.status == "pending"))
             .first())
+
+
+def consent_page(person: Person) -> dict:
+    """The person's consent decision and whether references exist (the consent page)."""
+    return {"consent": consent_of(person), "enrolled": is_enrolled(person)}
+
+
+def enrolment_page(person: Person) -> dict:
+    """The person's references, a pending change request, and whether a fresh start needs an
+    admin (the enrolment page)."""
+    refs = references_of(person)
+    return {"references": refs, "max_references": MAX_REFERENCES,
+            "pending": pending_request(person),
+            "needs_admin": not refs and ever_enrolled(person)}
 
 
 @dataclass

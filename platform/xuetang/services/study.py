@@ -38,6 +38,7 @@ from xuetang.rules import watching
 from xuetang.rules.heartbeat import BadHeartbeat, Heartbeat
 from xuetang.rules.watching import SessionState, accept, new_session, supersede
 from xuetang.services import catalog, crediting, face_checks
+from xuetang.services.refusals import Refused
 
 # A resume position this close to the end starts the lesson again from the beginning.
 RESUME_END_MARGIN_MS = 3000
@@ -45,13 +46,11 @@ RESUME_END_MARGIN_MS = 3000
 MAX_SEQ = 2**31 - 1
 
 
-class StudyError(Exception):
+class StudyError(Refused):
     """A request the study area refuses: HTTP status and a Chinese message; nothing was written."""
 
     def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status)
 
 
 # ---------------------------------------------------------------- session state

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
-from xuetang.models.courses import CATEGORY_LABELS
+from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import courses
 from xuetang.services.courses import CourseError, CourseFields
 from xuetang.web import redirect_to, render

@@ -59,8 +59,7 @@ def consent():
     if request.method == "POST":
         choice = request.form.get("choice")
         if choice not in ("agree", "refuse"):
-            return render("faces/consent.html", status=400, person=person,
-                          consent=faces.consent_of(person), **_consent_context(),
+            return render("faces/consent.html", status=400, **_consent_page(person),
                           error="请选择“同意”或“不同意”。")
         faces.record_consent(person, current_user.account, choice == "agree")
         if choice == "agree":
@@ -68,29 +67,19 @@ def consent():
             return redirect_to("faces.enrol")
         flash("已记录您的选择：不采集人脸信息。", "info")
         return redirect_to("faces.consent")
-    return render("faces/consent.html", person=person, consent=faces.consent_of(person),
-                  **_consent_context())
+    return render("faces/consent.html", **_consent_page(person))
 
 
-def _consent_context() -> dict:
-    return {"retention_days": current_app.config["FACE_SNAPSHOT_RETENTION_DAYS"],
-            "enrolled": faces.is_enrolled(current_user.person)}
+def _consent_page(person: Person) -> dict:
+    """The context of faces/consent.html."""
+    return {"person": person, **faces.consent_page(person),
+            "retention_days": current_app.config["FACE_SNAPSHOT_RETENTION_DAYS"]}
 
 
-def _enrol_context(person: Person, **extra) -> dict:
-    refs = faces.references_of(person)
-    context = {
-        "person": person,
-        "references": refs,
-        "max_references": faces.MAX_REFERENCES,
-        "pending": faces.pending_request(person),
-        "needs_admin": not refs and faces.ever_enrolled(person),
-        "error": None,
-        "problems": [],
-        "message": None,
-    }
-    context.update(extra)
-    return context
+def _enrol_page(person: Person, error=None, problems=(), message=None) -> dict:
+    """The context of faces/enrol.html and its references fragment."""
+    return {"person": person, **faces.enrolment_page(person), "error": error,
+            "problems": list(problems), "message": message}
 
 
 @bp.route("/enrol")
@@ -100,7 +89,7 @@ def enrol():
     person = _me()
     if not faces.has_consented(person):
         return redirect_to("faces.consent")
-    return render("faces/enrol.html", "faces/_references.html", **_enrol_context(person))
+    return render("faces/enrol.html", "faces/_references.html", **_enrol_page(person))
 
 
 @bp.route("/enrol/references", methods=["POST"])
@@ -121,10 +110,10 @@ def add_reference():
     except FaceError as err:
         problems = err.extra.get("problems", [])
         return render("faces/enrol.html", "faces/_references.html", status=err.status,
-                      **_enrol_context(person, error=err.message, problems=problems))
+                      **_enrol_page(person, error=err.message, problems=problems))
     return render("faces/enrol.html", "faces/_references.html",
                   status=201 if outcome.status == "added" else 202,
-                  **_enrol_context(person, message=outcome.message))
+                  **_enrol_page(person, message=outcome.message))
 
 
 @bp.route("/enrol/references/<int:reference_id>/delete", methods=["POST"])
@@ -136,9 +125,9 @@ def remove_reference(reference_id: int):
         faces.remove_reference(person, current_user.account, reference_id)
     except FaceError as err:
         return render("faces/enrol.html", "faces/_references.html", status=err.status,
-                      **_enrol_context(person, error=err.message))
+                      **_enrol_page(person, error=err.message))
     return render("faces/enrol.html", "faces/_references.html",
-                  **_enrol_context(person, message="参考照片已删除。"))
+                  **_enrol_page(person, message="参考照片已删除。"))
 
 
 # ---------------------------------------------------------------------------- checks (JSON)
