@@ -3,6 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
+from xuetang import clock
 from xuetang.db import database
 from xuetang.models import Account, District, LedgerLine, Organization, Person, Series, Specialty
 from xuetang.rules.idcard import check_char
@@ -83,7 +84,7 @@ def _ledger(person: Person, year: int, entries) -> None:
 
 
 def load(today: dt.date | None = None) -> None:
-    today = today or dt.date.today()
+    today = today or clock.today()
     ensure_reference_data(today.year)
     with database.atomic():
         orgs = {}

@@ -3,6 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
+from xuetang import clock
 from xuetang.db import database
 from xuetang.models import District, Series, Specialty, StudyYear
 
@@ -62,7 +63,7 @@ def policy_like_2021(year: int) -> dict:
 
 def ensure_reference_data(current_year: int | None = None) -> None:
     """Insert what is missing; never overwrites what an admin has edited."""
-    current_year = current_year or dt.date.today().year
+    current_year = current_year or clock.today().year
     with database.atomic():
         for sort, (name, kind) in enumerate(DISTRICTS):
             District.get_or_create(name=name, defaults={"kind": kind, "sort": sort})
