@@ -118,5 +118,5 @@ def trainee_id():
     return demo_id(TRAINEES[0][1])
 
 
-# Browser fixtures live in tests/browser.py; registered here so every test module can use them.
-pytest_plugins = ["tests.browser"]
+# Browser fixtures live in tests/support/browser.py; registered here so every test module can use them.
+pytest_plugins = ["tests.support.browser"]

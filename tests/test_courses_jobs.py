@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.videos import make_video
+from tests.support.videos import make_video
 from xuetang import jobs
 from xuetang.db import database
 from xuetang.jobs import transcode

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from tests.fakecam import make_y4m
+from tests.support.fakecam import make_y4m
 from xuetang.face import analysis
 from xuetang.face.analysis import ImageRejected, Limits
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.proctor_support import (
+from tests.support.faces import (
     account_of,
     enrol,
     li,

@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from tests.proctor_support import enrol, raw, variant, wang
-from tests.study_helpers import (
+from tests.support.faces import enrol, raw, variant, wang
+from tests.support.study import (
     Clock,
     Player,
     local_ms,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.study_helpers import local_ms, make_lesson, online_minutes
+from tests.support.study import local_ms, make_lesson, online_minutes
 from xuetang.db import database
 from xuetang.seed.demo import DEMO_PASSWORD
 

@@ -1,12 +1,12 @@
 """The face gate in the study flow: professional play is credited only behind passing checks.
 
-Checks are decided here as the proctor's snapshot endpoint would decide them (tests/study_helpers
-decide_checks), so these tests need no camera and no dlib; the proctor's own tests cover that.
+Checks are decided here as the face-check snapshot endpoint would decide them (tests/support/study
+decide_checks), so these tests need no camera and no dlib; the face-check tests cover that.
 """
 
 import pytest
 
-from tests.study_helpers import (
+from tests.support.study import (
     Clock,
     Player,
     decide_checks,

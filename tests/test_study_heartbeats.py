@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import Auth
-from tests.study_helpers import (
+from tests.support.study import (
     Clock,
     Player,
     decide_checks,

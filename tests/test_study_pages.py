@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import Auth
-from tests.study_helpers import Clock, Player, local_ms, make_lesson
+from tests.support.study import Clock, Player, local_ms, make_lesson
 from xuetang.db import database
 from xuetang.models import LedgerLine, Person, StudyCredit
 from xuetang.seed.demo import TRAINEES, demo_id

@@ -5,7 +5,7 @@ the ledger minutes are exactly the whole minutes of the union of what was credit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.study_helpers import Clock, Player, local_ms, make_lesson
+from tests.support.study import Clock, Player, local_ms, make_lesson
 from xuetang.db import database
 from xuetang.models import StudyCredit, WatchStretch
 from xuetang.rules.timeline import Stretch, measure_ms

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.videos import make_video
+from tests.support.videos import make_video
 from xuetang.video import probe as probing
 from xuetang.video import transcode as transcoding
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary, moov_before_mdat, probe

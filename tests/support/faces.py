@@ -10,7 +10,7 @@ from xuetang.models import Account, Course, CourseSeries, Lesson, Organization, 
 from xuetang.seed.demo import TRAINEES, demo_id
 from xuetang.services import faces
 
-FACES = Path(__file__).parent / "fixtures" / "faces"
+FACES = Path(__file__).parents[1] / "fixtures" / "faces"
 
 
 def raw(name: str) -> bytes:

@@ -131,7 +131,7 @@ def enrol_face(id_number: str) -> None:
 
 
 def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) -> int:
-    """Decide every outstanding check of a play session at the clock's time, as the proctor's
+    """Decide every outstanding check of a play session at the clock's time, as the face-check
     snapshot endpoint would (then its check_decided signal); returns how many were decided."""
     from xuetang.models import FaceCheck
     from xuetang.services import face_checks
