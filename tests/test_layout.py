@@ -1,8 +1,6 @@
 """Guards for the source layout: platform/ is a source root, not a package."""
 
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def test_standard_platform_module_is_not_shadowed():
