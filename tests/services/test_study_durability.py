@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import local_ms
 from tests.support.paths import ROOT
-from tests.support.study import local_ms, make_lesson, online_minutes
+from tests.support.study import make_lesson, online_minutes
 from xuetang.db import database
 from xuetang.seed.demo import DEMO_PASSWORD
 
