@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.support.clock import Clock, study_morning
 from xuetang import create_app, migrations
 from xuetang.db import database, is_postgres
 
@@ -112,11 +113,29 @@ def auth(client):
 
 
 @pytest.fixture
+def set_clock(app):
+    """set_clock(ms) makes a Clock at ms (default: the study morning) the app's server clock."""
+
+    def install(ms: int | None = None) -> Clock:
+        clock = Clock(study_morning() if ms is None else ms)
+        app.config["CLOCK"] = clock
+        return clock
+
+    return install
+
+
+@pytest.fixture
+def clock(set_clock):
+    """The app's server clock at the study morning (10:00, 1 September 2021); the test moves it."""
+    return set_clock()
+
+
+@pytest.fixture
 def trainee_id():
     from xuetang.seed.demo import TRAINEES, demo_id
 
     return demo_id(TRAINEES[0][1])
 
 
-# Browser fixtures live in tests/browser.py; registered here so every test module can use them.
-pytest_plugins = ["tests.browser"]
+# Browser fixtures live in tests/support/browser.py; registered here so every test module can use them.
+pytest_plugins = ["tests.support.browser"]

@@ -8,17 +8,16 @@ import sys
 import textwrap
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from tests.videos import make_video
+from tests.support.paths import ROOT
+from tests.support.videos import make_video
 from xuetang.video import probe as probing
 from xuetang.video import transcode as transcoding
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary, moov_before_mdat, probe
 from xuetang.video.transcode import remove_partials, transcode
 
-ROOT = Path(__file__).resolve().parents[1]
 FINAL_NAMES = {"360p.mp4", "240p.mp4", "poster.jpg"}
 
 

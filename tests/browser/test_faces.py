@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.browser import launch_browser, sign_in
-from tests.fakecam import make_y4m
-from tests.proctor_support import FACES, wang
+from tests.support.browser import launch_browser, sign_in
+from tests.support.faces import FACES, wang
+from tests.support.fakecam import make_y4m
 from xuetang.db import database
 from xuetang.models import FaceConsent, FaceReference
 from xuetang.seed.demo import TRAINEES, demo_id

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import serve, sign_in
-from tests.videos import make_video
+from tests.support.browser import serve, sign_in
+from tests.support.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
     BeatRejection,

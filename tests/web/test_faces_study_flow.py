@@ -5,11 +5,9 @@ import io
 
 import pytest
 
-from tests.proctor_support import enrol, raw, variant, wang
-from tests.study_helpers import (
-    Clock,
+from tests.support.faces import enrol, raw, variant, wang
+from tests.support.study import (
     Player,
-    local_ms,
     make_lesson,
     online_minutes,
     without_random_checks,
@@ -21,12 +19,10 @@ from xuetang.seed.demo import TRAINEES, demo_id
 WANG = demo_id(TRAINEES[0][1])
 
 
-@pytest.fixture
-def clock(app, monkeypatch):
-    without_random_checks(monkeypatch)  # only the checks this test asks for
-    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
-    app.config["CLOCK"] = clock
-    return clock
+@pytest.fixture(autouse=True)
+def scripted_checks(monkeypatch):
+    """Only the checks these tests ask for."""
+    without_random_checks(monkeypatch)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.videos import make_video
+from tests.support.videos import make_video
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
 from xuetang.video.probe import MSG_TRUNCATED, MSG_UNREADABLE, moov_before_mdat, probe

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.proctor_support import (
+from tests.support.faces import (
     account_of,
     enrol,
     li,
@@ -457,16 +457,13 @@ def test_after_beat_issues_random_checks_and_at_least_one_per_lesson(ctx):
     assert FaceCheck.select().where(FaceCheck.kind == "in_play").count() == 1
 
 
-def test_checks_follow_the_configured_clock(ctx):
+def test_checks_follow_the_configured_clock(ctx, set_clock):
     person = wang()
     enrol(person, "a_enroll")
-    ctx.config["CLOCK"] = lambda: 1_634_000_000_000  # 2021-10-12, inside the 2021 window
-    try:
-        check = face_checks.issue_check(person, None, "s1")
-        face_checks.decide(check.nonce, person, raw("a_webcam"))
-        assert face_checks.session_view("s1").gate_checks[0].server_ms == 1_634_000_000_000
-    finally:
-        del ctx.config["CLOCK"]
+    set_clock(1_634_000_000_000)  # 2021-10-12, inside the 2021 window
+    check = face_checks.issue_check(person, None, "s1")
+    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    assert face_checks.session_view("s1").gate_checks[0].server_ms == 1_634_000_000_000
 
 
 def test_open_face_issues_the_pre_play_check_or_says_why_not(ctx):

@@ -1,4 +1,4 @@
-"""Helpers for the study tests: a controllable server clock, lessons, and a scripted player."""
+"""Helpers for the study tests: lessons, ledger minutes, a scripted player, decided face checks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from tests.conftest import csrf_from
+from tests.support.clock import Clock
 from xuetang.db import database
 from xuetang.models import (
     Course,
@@ -20,24 +21,6 @@ from xuetang.models import (
 )
 
 MIN = 60_000
-
-
-def local_ms(*args) -> int:
-    """Epoch ms of a server-local wall-clock time (the server's clock decides the study day)."""
-    return int(dt.datetime(*args).timestamp() * 1000)
-
-
-class Clock:
-    """The server clock the tests control: app.config['CLOCK'] = Clock(...)."""
-
-    def __init__(self, ms: int):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
 
 
 def make_lesson(*, category="public", series=(), duration_s=600, declared=Decimal(1),
@@ -131,7 +114,7 @@ def enrol_face(id_number: str) -> None:
 
 
 def decide_checks(app, session_token: str, clock: Clock, passed: bool = True) -> int:
-    """Decide every outstanding check of a play session at the clock's time, as the proctor's
+    """Decide every outstanding check of a play session at the clock's time, as the face-check
     snapshot endpoint would (then its check_decided signal); returns how many were decided."""
     from xuetang.models import FaceCheck
     from xuetang.services import face_checks

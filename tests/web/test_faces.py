@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.proctor_support import (
+from tests.support.faces import (
     FACES,
     account_of,
     enrol,

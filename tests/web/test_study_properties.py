@@ -5,7 +5,7 @@ the ledger minutes are exactly the whole minutes of the union of what was credit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.study_helpers import Clock, Player, local_ms, make_lesson
+from tests.support.study import Player, make_lesson
 from xuetang.db import database
 from xuetang.models import StudyCredit, WatchStretch
 from xuetang.rules.timeline import Stretch, measure_ms
@@ -28,10 +28,9 @@ beats = st.lists(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=beats, replay=st.booleans())
 def test_no_heartbeat_sequence_credits_more_than_wall_clock_or_duration(app, client, auth,
-                                                                        trainee_id, sequence,
-                                                                        replay):
-    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
-    app.config["CLOCK"] = clock
+                                                                        trainee_id, set_clock,
+                                                                        sequence, replay):
+    clock = set_clock()  # each example starts at the study morning again
     lesson_id = make_lesson(duration_s=DURATION_S)
     if client.get("/study/year").status_code != 200:  # examples share the signed-in client
         assert auth.login(trainee_id).status_code == 303

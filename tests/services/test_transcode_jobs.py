@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.videos import make_video
+from tests.support.paths import ROOT
+from tests.support.videos import make_video
 from xuetang import jobs
 from xuetang.db import database
 from xuetang.jobs import transcode
@@ -19,8 +20,6 @@ from xuetang.jobs.queue import make_huey
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
 from xuetang.video.probe import TranscodeError, ffmpeg_binary
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.support.paths import FACES
 from xuetang.models import Account, Course, CourseSeries, Lesson, Organization, Person, Series
 from xuetang.seed.demo import TRAINEES, demo_id
 from xuetang.services import faces
-
-FACES = Path(__file__).parent / "fixtures" / "faces"
 
 
 def raw(name: str) -> bytes:

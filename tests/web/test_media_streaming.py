@@ -6,7 +6,7 @@ import shutil
 import pytest
 from werkzeug.http import http_date
 
-from tests.videos import make_video
+from tests.support.videos import make_video
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
 from xuetang.web.media import BoundedFile

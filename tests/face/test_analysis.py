@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from tests.fakecam import make_y4m
+from tests.support.fakecam import make_y4m
+from tests.support.paths import FACES
 from xuetang.face import analysis
 from xuetang.face.analysis import ImageRejected, Limits
 
-FIXTURES = Path(__file__).parent / "fixtures" / "faces"
 GOOD = ["a_enroll", "a_webcam", "b_enroll", "b_webcam"]
 
 
 def raw(name: str) -> bytes:
-    return (FIXTURES / f"{name}.jpg").read_bytes()
+    return (FACES / f"{name}.jpg").read_bytes()
 
 
 def image(name: str) -> Image.Image:
-    return Image.open(FIXTURES / f"{name}.jpg")
+    return Image.open(FACES / f"{name}.jpg")
 
 
 def jpeg(img: Image.Image, **kwargs) -> bytes:
@@ -202,7 +202,7 @@ def test_pixel_limit_is_configurable():
 
 def test_non_bytes_is_a_type_error():
     with pytest.raises(TypeError):
-        analysis.analyse(str(FIXTURES / "a_enroll.jpg"))
+        analysis.analyse(str(FACES / "a_enroll.jpg"))
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_face_module_imports_without_flask_or_peewee():
 
 
 def test_make_y4m_writes_a_640x480_yuv420_stream(tmp_path):
-    out = make_y4m(FIXTURES / "a_enroll.jpg", tmp_path / "a.y4m")
+    out = make_y4m(FACES / "a_enroll.jpg", tmp_path / "a.y4m")
     assert out.is_absolute() and out.exists()
     data = out.read_bytes()
     header = data[: data.index(b"\n")].split(b" ")

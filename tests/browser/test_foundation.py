@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser import sign_in
+from tests.support.browser import sign_in
 from xuetang.db import database
 from xuetang.models import Person
 from xuetang.rules.idcard import check_char

@@ -1,17 +1,15 @@
 """The face gate in the study flow: professional play is credited only behind passing checks.
 
-Checks are decided here as the proctor's snapshot endpoint would decide them (tests/study_helpers
-decide_checks), so these tests need no camera and no dlib; the proctor's own tests cover that.
+Checks are decided here as the face-check snapshot endpoint would decide them (tests/support/study
+decide_checks), so these tests need no camera and no dlib; the face-check tests cover that.
 """
 
 import pytest
 
-from tests.study_helpers import (
-    Clock,
+from tests.support.study import (
     Player,
     decide_checks,
     enrol_face,
-    local_ms,
     make_lesson,
     online_minutes,
     without_random_checks,
@@ -25,13 +23,6 @@ def scripted_checks(request, monkeypatch):
     """Only the checks a test decides: random ones would expire unanswered and block play."""
     if "random_checks" not in request.node.name:
         without_random_checks(monkeypatch)
-
-
-@pytest.fixture
-def clock(app):
-    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
-    app.config["CLOCK"] = clock
-    return clock
 
 
 @pytest.fixture

@@ -1,19 +1,10 @@
 """The player page and the evidence page ("how was this counted"): content, fragments, ownership."""
 
-import pytest
-
 from tests.conftest import Auth
-from tests.study_helpers import Clock, Player, local_ms, make_lesson
+from tests.support.study import Player, make_lesson
 from xuetang.db import database
 from xuetang.models import LedgerLine, Person, StudyCredit
 from xuetang.seed.demo import TRAINEES, demo_id
-
-
-@pytest.fixture
-def clock(app):
-    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
-    app.config["CLOCK"] = clock
-    return clock
 
 
 def test_player_page_shows_the_video_the_switch_and_progress(app, client, auth, trainee_id, clock):

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.study_helpers import local_ms, make_lesson, online_minutes
+from tests.support.clock import local_ms
+from tests.support.paths import ROOT
+from tests.support.study import make_lesson, online_minutes
 from xuetang.db import database
 from xuetang.seed.demo import DEMO_PASSWORD
-
-REPO = Path(__file__).resolve().parents[1]
 
 SERVER = textwrap.dedent('''
     import os, signal, sys
@@ -84,7 +84,7 @@ class Server:
 
     def start(self):
         env = {**os.environ, "DATABASE_URL": self.database_url,
-               "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])}
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)])}
         self.process = subprocess.Popen(
             [sys.executable, str(self.script), str(self.clock), str(self.kill_switch),
              str(self.port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser import serve, sign_in
-from tests.videos import make_video
+from tests.support.browser import serve, sign_in
+from tests.support.videos import make_video
 from xuetang import jobs
 from xuetang.db import database
 from xuetang.jobs import transcode

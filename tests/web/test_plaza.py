@@ -1,14 +1,13 @@
 """The course plaza: who sees which courses, filters as htmx swaps and plain links, course pages."""
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.support.paths import ROOT
 from xuetang.models import Course, Lesson, Organization
 from xuetang.seed.demo import TRAINEES, demo_id
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = "专业技术人员职业道德与诚信建设"
 IT = "新一代信息技术前沿：人工智能与大数据"
 HEALTH = "医疗质量与患者安全"

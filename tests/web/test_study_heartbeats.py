@@ -10,12 +10,11 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import Auth
-from tests.study_helpers import (
-    Clock,
+from tests.support.clock import local_ms
+from tests.support.study import (
     Player,
     decide_checks,
     enrol_face,
-    local_ms,
     make_lesson,
     online_minutes,
     without_random_checks,
@@ -39,13 +38,6 @@ HEALTH_TRAINEE = demo_id(TRAINEES[2][1])  # 张志强, 卫生技术
 def scripted_checks(monkeypatch):
     """Face checks only where a test decides them (professional lessons)."""
     without_random_checks(monkeypatch)
-
-
-@pytest.fixture
-def clock(app):
-    clock = Clock(local_ms(2021, 9, 1, 10, 0, 0))
-    app.config["CLOCK"] = clock
-    return clock
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import launch_browser, serve, sign_in
-from tests.proctor_support import FACES, enrol, make_live_y4m, wang
-from tests.videos import make_video
+from tests.support.browser import launch_browser, serve, sign_in
+from tests.support.faces import FACES, enrol, make_live_y4m, wang
+from tests.support.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
     Course,
