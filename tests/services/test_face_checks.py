@@ -18,6 +18,7 @@ from tests.support.faces import (
     wang,
 )
 from xuetang import clock
+from xuetang.clock import utcnow
 from xuetang.models import (
     Account,
     FaceCheck,
@@ -25,7 +26,6 @@ from xuetang.models import (
     FaceReference,
     FaceReview,
     ReferenceChange,
-    utcnow,
 )
 from xuetang.rules.gate import Gate, release
 from xuetang.services import face_checks, face_reviews, faces

@@ -18,6 +18,7 @@ from xuetang.db import database
 from xuetang.jobs import transcode
 from xuetang.jobs.queue import make_huey
 from xuetang.models import Course, Lesson, Organization, Rendition
+from xuetang.services import courses
 from xuetang.video import media_store
 from xuetang.video.probe import TranscodeError, ffmpeg_binary
 
@@ -160,7 +161,7 @@ def test_worker_killed_mid_transcode_is_recovered(app, tmp_path):
     try:
         lesson_id = lesson_with_source(app, video)
         with app.app_context(), database.connection_context():
-            transcode.enqueue_transcode(Lesson.get_by_id(lesson_id))
+            courses.enqueue_transcode(Lesson.get_by_id(lesson_id))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUEY_", "FFMPEG"))}
         env.update(DATABASE_URL=app.config["DATABASE_URL"], MEDIA_ROOT=app.config["MEDIA_ROOT"],
                    HUEY_SQLITE_PATH=str(queue_file), SECRET_KEY="test", DEMO_MEDIA="0",

@@ -17,6 +17,7 @@ from tests.support.faces import (
     variant,
     wang,
 )
+from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import (
     Account,
@@ -26,7 +27,6 @@ from xuetang.models import (
     FaceReview,
     Person,
     ReferenceChange,
-    utcnow,
 )
 from xuetang.seed.demo import TRAINEES, demo_id
 from xuetang.services import catalog, face_checks, face_reviews, faces

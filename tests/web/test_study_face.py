@@ -145,3 +145,24 @@ def test_public_lessons_need_no_face_check(app, client, auth, clock, trainee_id)
     assert "face" not in tab.open().get_json()
     tab.play(clock, 0, 60)
     assert online_minutes(trainee_id, 2021) == 1
+
+
+def test_each_heartbeat_reads_the_face_checks_once(app, tab, clock, monkeypatch):
+    """The heartbeat reads its session's checks (and expires overdue ones) once, under its lock,
+    and hands that view to the random-check draw and to the gate."""
+    from xuetang.services import face_checks
+
+    reads, expiries = [], []
+    session_view, expire_overdue = face_checks.session_view, face_checks.expire_overdue
+    monkeypatch.setattr(face_checks, "session_view",
+                        lambda *a, **k: reads.append(a) or session_view(*a, **k))
+    monkeypatch.setattr(face_checks, "expire_overdue",
+                        lambda *a, **k: expiries.append(a) or expire_overdue(*a, **k))
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    reads.clear()
+    expiries.clear()
+    answers = tab.play(clock, 0, 60, first=False)
+    assert len(answers) >= 3 and all(a.status_code == 200 for a in answers)
+    assert len(reads) == len(answers) and len(expiries) == len(answers)

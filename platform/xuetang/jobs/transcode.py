@@ -20,8 +20,9 @@ import threading
 
 from flask import current_app
 
+from xuetang.clock import utcnow
 from xuetang.db import database
-from xuetang.models import Lesson, Rendition, utcnow
+from xuetang.models import Lesson, Rendition
 from xuetang.services.courses import enqueue_transcode
 from xuetang.video import media_store
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary

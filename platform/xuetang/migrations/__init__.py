@@ -12,8 +12,8 @@ import pkgutil
 from peewee import CharField, DateTimeField, IntegerField, Model
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
+from xuetang.clock import utcnow
 from xuetang.db import database, is_sqlite
-from xuetang.models.base import utcnow
 
 
 class SchemaVersion(Model):

@@ -1,6 +1,5 @@
 """Tables, split by area. ALL_MODELS is in creation (dependency) order."""
 
-from xuetang.models.base import utcnow
 from xuetang.models.courses import Course, CourseSeries, Lesson, Rendition
 from xuetang.models.faces import (
     FaceCheck,
@@ -44,7 +43,7 @@ __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
-    "StudyYear", "utcnow",
+    "StudyYear",
     "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch",

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 from peewee import IntegerField, Model
 
-from xuetang.clock import utcnow  # noqa: F401  (column defaults: the one server clock)
 from xuetang.db import database
 
 

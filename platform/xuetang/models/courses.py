@@ -10,7 +10,8 @@ from peewee import (
     TextField,
 )
 
-from xuetang.models.base import BaseModel, HoursField, utcnow
+from xuetang.clock import utcnow
+from xuetang.models.base import BaseModel, HoursField
 from xuetang.models.people import Account, Organization, Series
 from xuetang.rules.annual import CATEGORY_LABELS
 

@@ -12,7 +12,8 @@ from peewee import (
     TextField,
 )
 
-from xuetang.models.base import BaseModel, utcnow
+from xuetang.clock import utcnow
+from xuetang.models.base import BaseModel
 from xuetang.models.courses import Lesson
 from xuetang.models.people import Account, Person
 

@@ -2,7 +2,8 @@
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from xuetang.models.base import BaseModel, HoursField, utcnow
+from xuetang.clock import utcnow
+from xuetang.models.base import BaseModel, HoursField
 from xuetang.models.people import Account, Person
 from xuetang.rules.annual import Line, reversal
 

@@ -9,7 +9,8 @@ from peewee import (
     TextField,
 )
 
-from xuetang.models.base import BaseModel, utcnow
+from xuetang.clock import utcnow
+from xuetang.models.base import BaseModel
 from xuetang.rules.idcard import mask
 
 # Organization kinds and the role an organization's admin account gets.

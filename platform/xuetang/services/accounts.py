@@ -8,8 +8,9 @@ from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from xuetang import config
+from xuetang.clock import utcnow
 from xuetang.db import database
-from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant, utcnow
+from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant
 from xuetang.rules.idcard import IdNumberError, normalize
 from xuetang.services.refusals import Refused
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from flask import current_app
 from peewee import IntegrityError, fn
 
+from xuetang.clock import utcnow
 from xuetang.db import database
-from xuetang.models import Account, Course, CourseSeries, Lesson, utcnow
+from xuetang.models import Account, Course, CourseSeries, Lesson
 from xuetang.services.refusals import Refused
 from xuetang.video import chunks, media_store
 from xuetang.video.probe import MediaInfo, NotAVideo, TranscodeError, ffmpeg_binary, probe
