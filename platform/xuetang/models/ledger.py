@@ -53,8 +53,3 @@ class LedgerLine(BaseModel):
                                  source=self.source, minutes=opposite.minutes,
                                  hours=opposite.hours, evidence=f"冲正：{reason}",
                                  reverses=self, created_by=created_by)
-
-    @classmethod
-    def lines_for(cls, person, year: int) -> list[Line]:
-        query = cls.select().where((cls.person == person) & (cls.year == year))
-        return [row.as_line() for row in query]
