@@ -218,6 +218,7 @@ def test_template_downloads(employer_client):
     assert xlsx.data.startswith(b"PK") and "attachment" in xlsx.headers["Content-Disposition"]
     csv_file = employer_client.get("/staff/template.csv")
     assert csv_file.data.decode("utf-8-sig").startswith("姓名,身份证号,职称系列,手机号")
+    assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
 
 
 def test_trainee_cannot_open_staff_pages(auth, client, employer_id, trainee_id):

@@ -134,6 +134,6 @@ def confirm_import(org_id: int):
 def roster_template(kind: str):
     """The roster template to fill in."""
     data, mimetype = roster.roster_template(kind)
-    response = Response(data, mimetype=mimetype)
+    response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=roster-template.{kind}"
     return response
