@@ -42,16 +42,10 @@ def _org(name: str, kind: str, district_name: str | None) -> Organization:
 
 
 def _admin(username: str, org: Organization) -> None:
-    from xuetang.models import ADMIN_ROLE_FOR_KIND
-
-    account = Account.get_or_none(Account.username == username)
-    if account is None:
-        account = Account.create(username=username,
-                                 password_hash=accounts.hash_password(DEMO_PASSWORD),
-                                 must_change_password=False)
-    role = ADMIN_ROLE_FOR_KIND[org.kind]
-    accounts.grant(account, role, organization=org,
-                   district=org.district if role == "district_admin" else None)
+    account = (Account.get_or_none(Account.username == username)
+               or accounts.create_admin_account(username, DEMO_PASSWORD,
+                                                must_change_password=False))
+    accounts.grant_org_admin(account, org)
     if org.kind == "ce_base":  # a CE base also uploads its own courses
         accounts.grant(account, "uploader", organization=org)
 
