@@ -16,7 +16,7 @@ WANG = demo_id(TRAINEES[0][1])
 def new_page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(20000)
+    page.set_default_timeout(45000)  # a fake camera starts slowly on a loaded 2-core machine
     return context, page
 
 
