@@ -1,5 +1,7 @@
 """Sign-in, sign-out and password change."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -30,10 +32,20 @@ def _signin_limit() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only same-site relative paths: never an open redirect.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    `/<TAB>/evil.example` would become `//evil.example`: refuse any control character, space or
+    backslash outright, then accept only a path without scheme or host.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/"):
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/signin", methods=["GET", "POST"])
