@@ -38,10 +38,11 @@ ERROR_PAGES = {
 
 
 def init_app(app):
-    from xuetang.web import admin, auth, courses, faces, home, media, plaza, staff, study
+    from xuetang.web import admin, auth, courses, faces, headers, home, media, plaza, staff, study
 
     for module in (auth, home, study, staff, admin, faces, courses, media, plaza):
         app.register_blueprint(module.bp)
+    headers.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
