@@ -12,7 +12,11 @@ ENV_SETTINGS = {
     "MEDIA_ROOT": (str(REPO_ROOT / "media"), str),
     "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes")),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
-    "SIGNIN_RATE_LIMIT": ("10 per minute", str),
+    "SIGNIN_RATE_LIMIT": ("10 per minute", str),  # per client address
+    # Per typed identifier (any address): this many failures free, then a lock that doubles.
+    "SIGNIN_FREE_FAILURES": (5, int),
+    "SIGNIN_LOCK_BASE_S": (30, int),
+    "SIGNIN_LOCK_MAX_S": (900, int),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one

@@ -26,3 +26,63 @@ def test_next_never_leads_off_site(client, next_value):
 def test_next_keeps_a_same_site_path(client):
     response = sign_in(client, "?next=/study/year%3Fyear%3D2021")
     assert response.headers["Location"] == "/study/year?year=2021"
+
+
+# ---------------------------------------------------------------------------- guessing
+
+
+WRONG = "bad-guess-1"
+
+
+def guess(client, identifier="city", password=WRONG, address="10.0.0.1"):
+    """One sign-in attempt from `address`; returns (status, the page's error message if any)."""
+    token = csrf_from(client.get("/auth/signin").get_data(as_text=True))
+    response = client.post("/auth/signin", environ_base={"REMOTE_ADDR": address}, data={
+        "identifier": identifier, "password": password, "csrf_token": token})
+    page = response.get_data(as_text=True)
+    for message in ("身份证号/用户名或密码错误", "登录失败次数过多"):
+        if message in page:
+            return response.status_code, message
+    return response.status_code, None
+
+
+def test_guesses_from_many_addresses_lock_the_account_even_for_the_right_password(client, clock):
+    codes = [guess(client, address=f"10.0.0.{n % 6}")[0] for n in range(5)]
+    assert codes == [401] * 5
+    status, message = guess(client, password=DEMO_PASSWORD, address="10.0.0.9")
+    assert (status, message) == (429, "登录失败次数过多")
+    assert client.get("/").status_code == 302  # not signed in
+    clock.advance(31)
+    assert guess(client, password=DEMO_PASSWORD)[0] == 303
+
+
+def test_the_delay_grows_with_each_failure_past_the_free_ones(client, clock):
+    for _ in range(5):
+        guess(client)
+    clock.advance(31)
+    assert guess(client)[0] == 401  # the sixth failure: locked for 60 s now
+    clock.advance(59)
+    assert guess(client, password=DEMO_PASSWORD)[0] == 429
+    clock.advance(2)
+    assert guess(client)[0] == 401  # the seventh: 120 s
+    clock.advance(119)
+    assert guess(client, password=DEMO_PASSWORD)[0] == 429
+    clock.advance(2)
+    assert guess(client, password=DEMO_PASSWORD)[0] == 303
+
+
+def test_a_lock_looks_the_same_for_an_identifier_nobody_has(client, clock, trainee_id):
+    def sequence(identifier):
+        return [guess(client, identifier) for _ in range(8)]
+
+    assert sequence("city") == sequence("nobody-at-all") == sequence(trainee_id)
+    assert sequence("city")[-1] == (429, "登录失败次数过多")
+
+
+def test_a_successful_sign_in_clears_the_failures(client, clock):
+    for _ in range(4):
+        guess(client)
+    assert guess(client, password=DEMO_PASSWORD)[0] == 303
+    client.post("/auth/signout", data={"csrf_token": csrf_from(
+        client.get("/").get_data(as_text=True))})
+    assert [guess(client)[0] for _ in range(5)] == [401] * 5

@@ -12,6 +12,7 @@ from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant
 from xuetang.rules.idcard import IdNumberError, normalize
+from xuetang.services import sessions
 from xuetang.services.refusals import Refused
 
 MIN_PASSWORD_LENGTH = 8
@@ -95,9 +96,15 @@ def record_sign_in(account: Account) -> None:
 
 
 def sign_in(identifier: str, password: str) -> Account | None:
-    """The account these credentials open, its sign-in recorded; None for any failure."""
+    """The account these credentials open, its sign-in recorded; None for any failure.
+
+    Raises sessions.SignInLocked while the identifier is locked after too many failures, even
+    for the right password: that is what stops a guesser spread over many addresses.
+    """
+    sessions.reserve_attempt(identifier)
     account = authenticate(identifier, password)
     if account is not None:
+        sessions.forget_failures(identifier)
         record_sign_in(account)
     return account
 

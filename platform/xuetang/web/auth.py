@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, EqualTo
 
 from xuetang.extensions import limiter
 from xuetang.services import accounts
+from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
 from xuetang.web.access import SignedIn, signed_in
 
@@ -55,12 +56,16 @@ def signin():
     if current_user.is_authenticated:
         return redirect_to("home.index")
     form = SignInForm()
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
-        account = accounts.sign_in(form.identifier.data, form.password.data)
-        if account is None:
-            error = "身份证号/用户名或密码错误"
+        try:
+            account = accounts.sign_in(form.identifier.data, form.password.data)
+        except Refused as err:  # locked after too many failures
+            account, error, status = None, err.message, err.status
         else:
+            if account is None:
+                error, status = "身份证号/用户名或密码错误", 401
+        if account is not None:
             login_user(SignedIn(account))
             if account.must_change_password:
                 flash("首次登录，请先修改初始密码", "info")
@@ -69,8 +74,7 @@ def signin():
             if target:
                 return redirect(target, code=303)
             return redirect_to("home.index")
-    return render("auth/signin.html", form=form, error=error,
-                  status=401 if error else 200)
+    return render("auth/signin.html", form=form, error=error, status=status)
 
 
 @bp.route("/signout", methods=["POST"])
