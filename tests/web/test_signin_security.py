@@ -86,3 +86,46 @@ def test_a_successful_sign_in_clears_the_failures(client, clock):
     client.post("/auth/signout", data={"csrf_token": csrf_from(
         client.get("/").get_data(as_text=True))})
     assert [guess(client)[0] for _ in range(5)] == [401] * 5
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+def test_a_copied_cookie_stops_working_after_sign_out(app, client):
+    assert sign_in(client).status_code == 303
+    copied = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/").status_code == 200  # the copy works while the session is open
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/auth/signout", data={"csrf_token": token}).status_code == 303
+    assert thief.get("/").status_code == 302  # revoked on the server, not only in the browser
+    assert client.get("/").status_code == 302
+
+
+def test_signing_out_one_browser_keeps_the_other(app, client):
+    other = app.test_client()
+    sign_in(client)
+    sign_in(other)
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    client.post("/auth/signout", data={"csrf_token": token})
+    assert other.get("/").status_code == 200
+
+
+def test_csrf_token_is_rotated_at_sign_in(client):
+    before = csrf_from(client.get("/auth/signin").get_data(as_text=True))
+    sign_in(client)
+    after = csrf_from(client.get("/").get_data(as_text=True))
+    assert before != after
+    # A token planted before sign-in (e.g. by someone who shared the browser) is worthless now.
+    assert client.post("/auth/signout", data={"csrf_token": before}).status_code == 400
+    assert client.get("/").status_code == 200
+
+
+def test_password_change_keeps_this_browser_signed_in(client):
+    sign_in(client)
+    token = csrf_from(client.get("/auth/password").get_data(as_text=True))
+    response = client.post("/auth/password", data={
+        "current": DEMO_PASSWORD, "new": "Another-pass9", "repeat": "Another-pass9",
+        "csrf_token": token})
+    assert response.status_code == 303 and client.get("/").status_code == 200

@@ -19,6 +19,7 @@ from xuetang.rules.idcard import IdNumberError, normalize
 from xuetang.services.refusals import Refused
 
 FORGET_AFTER = dt.timedelta(days=1)  # a day without failures starts the count again
+SESSION_MAX_AGE = dt.timedelta(days=31)  # Flask's longest cookie life; older rows are dropped
 
 
 class SignInLocked(Refused):
@@ -84,7 +85,12 @@ def _token_hash(token: str) -> str:
 def open_session(account: Account) -> str:
     """A new server-side session for this account; the returned token goes into the cookie."""
     token = secrets.token_urlsafe(24)
-    AccountSession.create(account=account, token_hash=_token_hash(token))
+    with database.atomic():
+        (AccountSession.delete()
+         .where((AccountSession.account == account)
+                & (AccountSession.created_at < utcnow() - SESSION_MAX_AGE))
+         .execute())
+        AccountSession.create(account=account, token_hash=_token_hash(token))
     return token
 
 

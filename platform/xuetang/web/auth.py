@@ -2,14 +2,14 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from xuetang.extensions import limiter
-from xuetang.services import accounts
+from xuetang.services import accounts, sessions
 from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
 from xuetang.web.access import SignedIn, signed_in
@@ -66,7 +66,9 @@ def signin():
             if account is None:
                 error, status = "身份证号/用户名或密码错误", 401
         if account is not None:
-            login_user(SignedIn(account))
+            # A fresh session: nothing from before sign-in survives, the CSRF token included.
+            session.clear()
+            login_user(SignedIn(account, sessions.open_session(account)))
             if account.must_change_password:
                 flash("首次登录，请先修改初始密码", "info")
                 return redirect_to("auth.change_password")
@@ -79,8 +81,11 @@ def signin():
 
 @bp.route("/signout", methods=["POST"])
 def signout():
-    """Sign out (POST only, with CSRF token)."""
+    """Sign out (POST only, with CSRF token); the server forgets the session, not just the cookie."""
+    if current_user.is_authenticated:
+        sessions.close_session(current_user.session_token)
     logout_user()
+    session.clear()
     flash("已安全退出", "info")
     return redirect_to("auth.signin")
 
@@ -98,7 +103,8 @@ def change_password():
         except accounts.PasswordError as err:
             error = err.message
         else:
-            login_user(SignedIn(account))  # the session id includes the new password stamp
+            # The session id includes the new password stamp; this browser keeps its session.
+            login_user(SignedIn(account, current_user.session_token))
             flash("密码已修改", "success")
             return redirect_to("home.index")
     elif form.errors:
