@@ -470,7 +470,7 @@ def test_reference_change_request_approved_by_admin(auth, client, setup):
     assert len(refs) == 1 and refs[0].image_sha256 == change.image_sha256
     response = client.post(f"/faces/changes/{change.id}",
                            data={"csrf_token": token, "decision": "reject", "reason": "再处理一次"})
-    assert response.status_code == 400 and "已经处理" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "已经处理" in response.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------------------- calibration, purge

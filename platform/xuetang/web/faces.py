@@ -223,18 +223,18 @@ def _or_abort(find, item_id: int):
 def review_check(check_id: int):
     """One check with its snapshot and the references side by side; override or uphold."""
     check = _or_abort(face_reviews.reviewable_check, check_id)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             face_reviews.review(check, current_user.account, request.form.get("decision", ""),
                                 request.form.get("reason", ""))
         except FaceError as err:
-            error = err.message
+            error, status = err.message, err.status
         else:
             flash("复核结论已记录。", "success")
             return redirect_to("faces.reviews")
     return render("faces/review.html", **face_reviews.check_page(check), error=error,
-                  form=request.form, decisions=REVIEW_DECISIONS, status=400 if error else 200)
+                  form=request.form, decisions=REVIEW_DECISIONS, status=status)
 
 
 @bp.route("/changes/<int:change_id>", methods=["GET", "POST"])
@@ -242,7 +242,7 @@ def review_check(check_id: int):
 def review_change(change_id: int):
     """A request to replace a person's references: approve or reject with a reason."""
     change = _or_abort(face_reviews.reviewable_change, change_id)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         verdict = request.form.get("decision")
         try:
@@ -251,12 +251,12 @@ def review_change(change_id: int):
             face_reviews.decide_request(change, current_user.account, verdict == "approve",
                                         request.form.get("reason", ""))
         except FaceError as err:
-            error = err.message
+            error, status = err.message, err.status
         else:
             flash("审核结论已记录。", "success")
             return redirect_to("faces.reviews")
     return render("faces/change.html", **face_reviews.change_page(change), error=error,
-                  form=request.form, status=400 if error else 200)
+                  form=request.form, status=status)
 
 
 # ---------------------------------------------------------------------------- calibration
