@@ -72,6 +72,7 @@ def load(instance_path: Path, test_config: dict | None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # one request; big files arrive in chunks
+        "MAX_JSON_BYTES": 64 * 1024,  # a heartbeat or a check request is well under 1 KB
         "RATELIMIT_HEADERS_ENABLED": True,
     }
     for name, (default, parse) in ENV_SETTINGS.items():

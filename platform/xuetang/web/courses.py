@@ -17,7 +17,14 @@ from peewee import JOIN, fn
 from wtforms import DecimalField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
 from wtforms.i18n import get_translations
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
@@ -43,6 +50,13 @@ class MultiCheckboxField(SelectMultipleField):
             raise ValidationError("所选职称系列不存在，请刷新页面后重新选择")
 
 
+def finite_number(form, field):
+    """NaN, infinities and 1e400 stop here: NumberRange and quantize would raise on them."""
+    value = field.data
+    if value is not None and (not value.is_finite() or abs(value.adjusted()) > 6):
+        raise StopValidation("课程学时应在 0.5 到 100 之间")
+
+
 class CourseForm(FlaskForm):
     class Meta:
         def get_translations(self, form):
@@ -55,7 +69,7 @@ class CourseForm(FlaskForm):
                           validators=[InputRequired("请选择科目类别")])
     series = MultiCheckboxField("所属职称系列（专业科目必选，可多选）", coerce=int)
     declared_hours = DecimalField("课程学时", places=2, validators=[
-        InputRequired("请填写课程学时"),
+        InputRequired("请填写课程学时"), finite_number,
         NumberRange(Decimal("0.5"), Decimal(100), message="课程学时应在 0.5 到 100 之间")])
     organization = SelectField("所属机构", coerce=int)
 

@@ -12,7 +12,7 @@ from xuetang.models import Person
 from xuetang.models.faces import DECISIONS, REVIEW_DECISIONS
 from xuetang.services import catalog, face_checks, face_reviews, faces
 from xuetang.services.faces import REVIEWERS, FaceError
-from xuetang.web import redirect_to, render
+from xuetang.web import MAX_PAGE, bounded, redirect_to, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("faces", __name__, url_prefix="/faces")
@@ -206,7 +206,7 @@ def image(kind: str, item_id: int):
 def reviews():
     """The queue: failed and flagged checks not yet reviewed, and pending reference changes."""
     show = request.args.get("show", "open")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
     return render("faces/reviews.html", "faces/_queue.html",
                   **face_reviews.queue(current_user, show, page))
 
@@ -266,7 +266,7 @@ def review_change(change_id: int):
 @roles_required("city_admin")
 def calibration():
     """Distances of recent checks and review outcomes, to calibrate the match threshold."""
-    days = min(365, max(1, request.args.get("days", 30, type=int)))
+    days = request.args.get("days", 30, type=bounded(1, 365))
     return render("faces/calibration.html", **face_reviews.calibration(days), decisions=DECISIONS,
                   review_labels=REVIEW_DECISIONS)
 

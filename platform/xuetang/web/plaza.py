@@ -13,17 +13,17 @@ from flask_login import current_user
 
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import plaza
-from xuetang.web import render
+from xuetang.web import DB_INT_MAX, MAX_PAGE, bounded, render
 from xuetang.web.access import signed_in
 
 bp = Blueprint("plaza", __name__, url_prefix="/plaza")
 
 
 def _filters() -> dict:
-    series = request.args.get("series", type=int)
+    series = request.args.get("series", type=bounded(1, DB_INT_MAX))
     category = request.args.get("category", "")
     q = request.args.get("q", "").strip()[:40]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
     return {"series": series, "category": category if category in CATEGORY_LABELS else "", "q": q,
             "page": page}
 

@@ -21,7 +21,7 @@ from xuetang.services.people import (
     visible_employer,
 )
 from xuetang.services.refusals import Refused
-from xuetang.web import redirect_to, render
+from xuetang.web import MAX_PAGE, bounded, redirect_to, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -68,7 +68,7 @@ def people(org_id: int):
     """The staff list with search and pagination (htmx swaps the list fragment)."""
     try:
         page = staff_list_page(current_user, org_id, request.args.get("q", ""),
-                               request.args.get("page", 1, type=int))
+                               request.args.get("page", 1, type=bounded(1, MAX_PAGE)))
     except Refused as err:
         abort(err.status)
     return render("staff/people.html", "staff/_people.html", **page)
