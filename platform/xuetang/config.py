@@ -27,6 +27,9 @@ ENV_SETTINGS = {
     "HUEY_IMMEDIATE": (False, lambda v: v.lower() in ("1", "true", "yes")),  # run jobs inline (tests)
     "DEMO_MEDIA": (True, lambda v: v.lower() in ("1", "true", "yes")),  # make demo lectures with ffmpeg
     "PUBLIC_URL": ("", str),  # the address the home-screen QR code opens; default: this request's
+    # Host names this site answers to, comma-separated (Flask refuses any other Host with 400);
+    # unset, the QR code uses this request's address only for localhost or an IP address.
+    "TRUSTED_HOSTS": (None, lambda v: [h.strip() for h in v.split(",") if h.strip()]),
     # Why 0.5 and not dlib's customary 0.6: 0.6 is known to accept different East-Asian faces
     # (dlib issues #480 and #2816), and our trainees are overwhelmingly Chinese. On the fixtures
     # the same person lands at 0.11-0.18 and different people at 0.69-0.72; different photos of
