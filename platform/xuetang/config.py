@@ -17,6 +17,10 @@ ENV_SETTINGS = {
     "SIGNIN_FREE_FAILURES": (5, int),
     "SIGNIN_LOCK_BASE_S": (30, int),
     "SIGNIN_LOCK_MAX_S": (900, int),
+    # Per account: opening lecture uploads, their chunks (1 MB each), roster files checked.
+    "UPLOAD_START_RATE_LIMIT": ("30 per hour", str),
+    "UPLOAD_CHUNK_RATE_LIMIT": ("1200 per minute", str),
+    "ROSTER_IMPORT_RATE_LIMIT": ("30 per hour", str),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one

@@ -88,6 +88,18 @@ def signed_in(view):
     return roles_required()(view)
 
 
+def account_key() -> str:
+    """The rate-limit key of the signed-in account (limits sit under roles_required)."""
+    return f"account:{current_user.account.id}"
+
+
+def config_limit(name: str):
+    """A Flask-Limiter limit read from the setting `name` when the request comes."""
+    from flask import current_app
+
+    return lambda: current_app.config[name]
+
+
 def wants_fragment() -> bool:
     """An htmx request that swaps part of a page (not a boosted full navigation)."""
     return bool(request.htmx) and not request.htmx.boosted

@@ -27,12 +27,13 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from xuetang.extensions import limiter
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import courses
 from xuetang.services.courses import CourseError, CourseFields
 from xuetang.web import redirect_to, render
-from xuetang.web.access import roles_required
+from xuetang.web.access import account_key, config_limit, roles_required
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -315,6 +316,7 @@ def _lesson_upload(lesson_id: int, token: str) -> Lesson:
 
 @bp.route("/lessons/<int:lesson_id>/upload", methods=["POST"])
 @roles_required(*MANAGERS)
+@limiter.limit(config_limit("UPLOAD_START_RATE_LIMIT"), key_func=account_key)
 def start_upload(lesson_id: int):
     """Open an upload (or resume the lesson's one in progress for the same file)."""
     lesson = manageable_lesson(lesson_id)
@@ -342,6 +344,7 @@ def upload_progress(lesson_id: int, token: str):
 
 @bp.route("/lessons/<int:lesson_id>/upload/<token>/<int:index>", methods=["POST"])
 @roles_required(*MANAGERS)
+@limiter.limit(config_limit("UPLOAD_CHUNK_RATE_LIMIT"), key_func=account_key)
 def upload_chunk(lesson_id: int, token: str, index: int):
     """Accept one chunk (raw body; header X-Chunk-SHA256), in order, and acknowledge it."""
     _lesson_upload(lesson_id, token)

@@ -7,6 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from xuetang.extensions import limiter
 from xuetang.models import Organization
 from xuetang.services import roster, roster_uploads
 from xuetang.services.people import (
@@ -22,7 +23,7 @@ from xuetang.services.people import (
 )
 from xuetang.services.refusals import Refused
 from xuetang.web import MAX_PAGE, bounded, redirect_to, render
-from xuetang.web.access import roles_required
+from xuetang.web.access import account_key, config_limit, roles_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -96,6 +97,7 @@ def edit_person(org_id: int, person_id: int):
 
 @bp.route("/<int:org_id>/import", methods=["GET", "POST"])
 @roles_required("employer_admin")
+@limiter.limit(config_limit("ROSTER_IMPORT_RATE_LIMIT"), key_func=account_key, methods=["POST"])
 def import_roster(org_id: int):
     """Upload a roster: every row is checked and shown before anything is written."""
     org = _writable_employer(org_id)
