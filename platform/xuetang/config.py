@@ -17,6 +17,7 @@ ENV_SETTINGS = {
     "SIGNIN_FREE_FAILURES": (5, int),
     "SIGNIN_LOCK_BASE_S": (30, int),
     "SIGNIN_LOCK_MAX_S": (900, int),
+    "ACTIVATION_CODE_DAYS": (30, int),  # an imported person's one-time first sign-in code
     # Per account: opening lecture uploads, their chunks (1 MB each), roster files checked.
     "UPLOAD_START_RATE_LIMIT": ("30 per hour", str),
     "UPLOAD_CHUNK_RATE_LIMIT": ("1200 per minute", str),

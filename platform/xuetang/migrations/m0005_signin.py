@@ -1,4 +1,4 @@
-"""Sign-in state on the server: failed guesses per identifier, live sessions."""
+"""Sign-in state on the server: failed guesses per identifier, live sessions, activation codes."""
 
 from xuetang.models import SIGNIN_MODELS
 

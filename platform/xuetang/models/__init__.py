@@ -22,7 +22,12 @@ from xuetang.models.people import (
     Specialty,
 )
 from xuetang.models.policy import StudyYear
-from xuetang.models.signin import SIGNIN_MODELS, AccountSession, SignInThrottle
+from xuetang.models.signin import (
+    SIGNIN_MODELS,
+    AccountSession,
+    ActivationCode,
+    SignInThrottle,
+)
 from xuetang.models.study import (
     STUDY_MODELS,
     ActivePlay,
@@ -47,5 +52,6 @@ __all__ = [
     "StudyYear",
     "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
-    "WatchStretch", "SIGNIN_MODELS", "AccountSession", "SignInThrottle",
+    "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
+    "SignInThrottle",
 ]

@@ -33,4 +33,23 @@ class AccountSession(BaseModel):
         table_name = "account_session"
 
 
-SIGNIN_MODELS = [SignInThrottle, AccountSession]
+class ActivationCode(BaseModel):
+    """A one-time code for an imported person's first sign-in (only its hash is kept).
+
+    Issued to the employer admin, who hands it out; used once, expires, and a reissue revokes
+    the unused one. The rows are the audit of who issued which code when.
+    """
+
+    account = ForeignKeyField(Account, backref="activation_codes", on_delete="CASCADE")
+    code_hash = CharField(max_length=64, index=True)
+    issued_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "activation_code"
+
+
+SIGNIN_MODELS = [SignInThrottle, AccountSession, ActivationCode]

@@ -96,10 +96,13 @@ def change_password():
     """Change the password; forced on first sign-in of imported and admin-created accounts."""
     form = PasswordForm()
     account = current_user.account
+    if account.password_hash is None:
+        del form.current  # signed in with an activation code: there is no current password yet
     error = None
     if form.validate_on_submit():
         try:
-            accounts.change_password(account, form.current.data, form.new.data)
+            accounts.change_password(account, form.current.data if form.current else "",
+                                     form.new.data)
         except accounts.PasswordError as err:
             error = err.message
         else:
