@@ -36,7 +36,7 @@ run: demo
 	@echo "Xuetang on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@$(BIN)/huey_consumer worker.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-dev
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -107,7 +107,8 @@ def start_gunicorn(tmp: Path, app_spec: str, port: int, env: dict, chdir: Path):
     """gunicorn with the `make run` flags; returns the process once the port answers."""
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     process = subprocess.Popen(
-        [gunicorn, "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+        [gunicorn, "--no-control-socket", "--workers", "2", "--threads", "4",
+         "--bind", f"127.0.0.1:{port}",
          "--access-logfile", "-", "--chdir", str(chdir), app_spec],
         env=env, stdout=subprocess.DEVNULL,
         stderr=open(tmp / f"{app_spec.split(':')[0]}.err", "wb"))  # noqa: SIM115

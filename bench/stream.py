@@ -143,7 +143,7 @@ def start_gunicorn(env: dict, port: int, tmp: Path, extra_env: dict | None = Non
     full = {**os.environ, **env, **(extra_env or {}),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--bind",
+        [sys.executable, "-m", "gunicorn", "--no-control-socket", "--workers", "2", "--threads", "4", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=full, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=(tmp / f"gunicorn-{port}.log").open("wb"), start_new_session=True)

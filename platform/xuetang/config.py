@@ -12,7 +12,16 @@ ENV_SETTINGS = {
     "MEDIA_ROOT": (str(REPO_ROOT / "media"), str),
     "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes")),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
-    "SIGNIN_RATE_LIMIT": ("10 per minute", str),
+    "SIGNIN_RATE_LIMIT": ("10 per minute", str),  # per client address
+    # Per typed identifier (any address): this many failures free, then a lock that doubles.
+    "SIGNIN_FREE_FAILURES": (5, int),
+    "SIGNIN_LOCK_BASE_S": (30, int),
+    "SIGNIN_LOCK_MAX_S": (900, int),
+    "ACTIVATION_CODE_DAYS": (30, int),  # an imported person's one-time first sign-in code
+    # Per account: opening lecture uploads, their chunks (1 MB each), roster files checked.
+    "UPLOAD_START_RATE_LIMIT": ("30 per hour", str),
+    "UPLOAD_CHUNK_RATE_LIMIT": ("1200 per minute", str),
+    "ROSTER_IMPORT_RATE_LIMIT": ("30 per hour", str),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
@@ -23,6 +32,9 @@ ENV_SETTINGS = {
     "HUEY_IMMEDIATE": (False, lambda v: v.lower() in ("1", "true", "yes")),  # run jobs inline (tests)
     "DEMO_MEDIA": (True, lambda v: v.lower() in ("1", "true", "yes")),  # make demo lectures with ffmpeg
     "PUBLIC_URL": ("", str),  # the address the home-screen QR code opens; default: this request's
+    # Host names this site answers to, comma-separated (Flask refuses any other Host with 400);
+    # unset, the QR code uses this request's address only for localhost or an IP address.
+    "TRUSTED_HOSTS": (None, lambda v: [h.strip() for h in v.split(",") if h.strip()]),
     # Why 0.5 and not dlib's customary 0.6: 0.6 is known to accept different East-Asian faces
     # (dlib issues #480 and #2816), and our trainees are overwhelmingly Chinese. On the fixtures
     # the same person lands at 0.11-0.18 and different people at 0.69-0.72; different photos of
@@ -68,6 +80,7 @@ def load(instance_path: Path, test_config: dict | None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # one request; big files arrive in chunks
+        "MAX_JSON_BYTES": 64 * 1024,  # a heartbeat or a check request is well under 1 KB
         "RATELIMIT_HEADERS_ENABLED": True,
     }
     for name, (default, parse) in ENV_SETTINGS.items():

@@ -48,3 +48,31 @@ def test_employer_imports_a_roster_seeing_row_errors_first(live_server, browser_
     page.fill("input[type=search]", "孙新")
     page.wait_for_selector("#people p:has-text('匹配“孙新”')")  # the htmx swap has landed
     assert "王建华" not in page.inner_text("#people")
+
+
+def test_imported_person_activates_with_a_code_from_the_employer(live_server, browser_page):
+    from xuetang.models import Organization, Series
+    from xuetang.services.accounts import create_staff_account
+
+    page = browser_page
+    stem = "37010319800101124"
+    number = stem + check_char(stem)
+    with database.connection_context():
+        person = Person.create(real_name="钱激活", id_number=number, phone="13911114444",
+                               series=Series.get(Series.name == "工程技术"),
+                               employer=Organization.get(Organization.kind == "employer"))
+        create_staff_account(person)
+    sign_in(page, live_server, number, number[-6:])
+    assert "密码错误" in page.inner_text("main")  # the ID number's tail opens nothing
+    sign_in(page, live_server, "employer")
+    page.click("text=人员名册")
+    page.click("text=待激活人员与激活码")
+    page.locator("tr:has-text('钱激活') button").click()
+    code = page.inner_text("#activation-code")
+    page.click("text=退出")
+    sign_in(page, live_server, number, code)
+    page.wait_for_selector("h1:has-text('修改密码')")
+    page.fill("input[name=new]", "Spring-2021x")
+    page.fill("input[name=repeat]", "Spring-2021x")
+    page.click("text=保存新密码")
+    page.wait_for_selector("text=密码已修改")

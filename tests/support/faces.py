@@ -23,6 +23,18 @@ def variant(name: str, quality: int = 85) -> bytes:
     return buf.getvalue()
 
 
+def repeated_scans(side: int, repeats: int) -> bytes:
+    """A flat progressive JPEG whose last scan is repeated: small on the wire, slow to decode.
+
+    The probe's attack was 2000 px with 3,251 repeats (13.8 s); the same shape at test size.
+    """
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (120, 130, 140)).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    last_scan = data[data.rindex(b"\xff\xda"):-2]  # up to, not including, EOI
+    return data[:-2] + last_scan * repeats + b"\xff\xd9"
+
+
 def png(name: str) -> bytes:
     buf = io.BytesIO()
     img = Image.open(FACES / f"{name}.jpg")

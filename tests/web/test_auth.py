@@ -5,8 +5,7 @@ import pytest
 from tests.conftest import csrf_from, make_app
 from xuetang import migrations
 from xuetang.db import database
-from xuetang.models import Account, Person, Series
-from xuetang.services.accounts import create_staff_account
+from xuetang.models import Account
 
 
 def test_signin_page_renders_in_chinese(client):
@@ -38,30 +37,6 @@ def test_unknown_account_gets_the_same_message(auth):
     response = auth.login("nobody-here", "whatever-1")
     assert response.status_code == 401
     assert "身份证号/用户名或密码错误" in response.get_data(as_text=True)
-
-
-def test_imported_account_must_change_initial_password(auth, client, db):
-    person = Person.create(real_name="新员工", id_number="11010519491231002X", phone="13900000000",
-                           series=Series.get(Series.name == "工程技术"))
-    create_staff_account(person)
-    response = auth.login("11010519491231002X", "31002X")
-    assert response.status_code == 303
-    assert response.headers["Location"].endswith("/auth/password")
-    # Every other page sends them back until the password is changed.
-    assert client.get("/study/year").headers["Location"].endswith("/auth/password")
-    page = client.get("/auth/password")
-    token = csrf_from(page.get_data(as_text=True))
-    weak = client.post("/auth/password", data={
-        "current": "31002X", "new": "12345678", "repeat": "12345678", "csrf_token": token})
-    assert weak.status_code == 400 and "字母和数字" in weak.get_data(as_text=True)
-    done = client.post("/auth/password", data={
-        "current": "31002X", "new": "Spring-2021x", "repeat": "Spring-2021x", "csrf_token": token})
-    assert done.status_code == 303
-    assert client.get("/study/year").status_code == 200
-    account = Account.get(Account.person == person)
-    assert not account.must_change_password and account.password_hash.startswith("pbkdf2")
-    auth.logout()
-    assert auth.login("11010519491231002X", "31002X").status_code == 401
 
 
 def test_post_without_csrf_token_is_refused_and_writes_nothing(auth, client, db):

@@ -253,3 +253,38 @@ def test_a_lesson_with_study_credits_is_not_deleted(uploader, db):
                                data={"csrf_token": ctx["csrf"]})
     assert reply.status_code == 409 and "已有学员的学时记录" in reply.get_data(as_text=True)
     assert Lesson.get_or_none(Lesson.id == ctx["lesson"]) is not None
+
+
+def test_concurrent_finish_calls_attach_once_and_refuse_the_rest(uploader, videos, db):
+    """The probe's six parallel /finish calls gave four 500s (FileNotFoundError)."""
+    import threading
+
+    ctx = uploader
+    payload = videos["full"].read_bytes()
+    answer = start(ctx, len(payload))
+    token = answer.get_json()["token"]
+    for index in range(answer.get_json()["chunk_count"]):
+        send(ctx, token, index, payload[index * CHUNK:(index + 1) * CHUNK])
+    cookie = ctx["client"].get_cookie("session").value
+    barrier = threading.Barrier(6)
+    outcomes = []
+
+    def call():
+        client = ctx["app"].test_client()
+        client.set_cookie("session", cookie)
+        barrier.wait()
+        try:
+            outcomes.append(finish({**ctx, "client": client}, token).status_code)
+        except Exception as err:  # noqa: BLE001 (TESTING re-raises what would be a 500)
+            outcomes.append(repr(err))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # One attaches; the others are told the upload is taken (409) or gone (404), never that the
+    # video is unusable (422) and never a 500.
+    assert outcomes.count(200) == 1 and len(outcomes) == 6, outcomes
+    assert set(outcomes) - {200} <= {404, 409}, outcomes
+    assert lesson_row(ctx).source_name

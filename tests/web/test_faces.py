@@ -14,6 +14,7 @@ from tests.support.faces import (
     png,
     professional_lesson,
     raw,
+    repeated_scans,
     variant,
     wang,
 )
@@ -172,6 +173,14 @@ def test_upload_enrolment_blurred_face_and_bad_files(auth, client, db):
     assert FaceReference.select().count() == 0
 
 
+def test_reference_upload_with_repeated_scans_is_refused(auth, client, db):
+    auth.login(WANG)
+    token = agree(auth, client)
+    response = upload(client, token, repeated_scans(2000, 1000))
+    assert response.status_code == 400 and "扫描次数过多" in response.get_data(as_text=True)
+    assert FaceReference.select().count() == 0
+
+
 def test_swap_by_upload_is_refused_then_filed_for_review(auth, client, db):
     auth.login(WANG)
     token = agree(auth, client)
@@ -271,6 +280,7 @@ def test_poor_snapshots_fail_with_reason(auth, client, setup, lesson, name, code
     (b"GIF89a....", 400, "not_jpeg"),
     (b"", 400, "empty"),
     (variant("a_webcam", 100) + bytes(70 * 1024), 413, "too_large"),
+    (repeated_scans(1000, 500), 400, "too_many_scans"),  # the probe's CPU pin, at test size
 ])
 def test_bad_snapshot_files_write_nothing(auth, client, setup, lesson, data, status, code):
     setup(enrol, wang(), "a_enroll")
@@ -460,7 +470,7 @@ def test_reference_change_request_approved_by_admin(auth, client, setup):
     assert len(refs) == 1 and refs[0].image_sha256 == change.image_sha256
     response = client.post(f"/faces/changes/{change.id}",
                            data={"csrf_token": token, "decision": "reject", "reason": "再处理一次"})
-    assert response.status_code == 400 and "已经处理" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "已经处理" in response.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------------------- calibration, purge

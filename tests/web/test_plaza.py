@@ -145,3 +145,28 @@ def test_pages_stay_small(client, auth):
     page = client.get("/plaza/")
     assert len(page.data) < 20_000
     assert "font-face" not in page.get_data(as_text=True)
+
+
+def qr_svg(address: str) -> bytes:
+    import io
+
+    import qrcode
+    import qrcode.image.svg
+
+    buffer = io.BytesIO()
+    qrcode.make(address, image_factory=qrcode.image.svg.SvgPathImage, border=2).save(buffer)
+    return buffer.getvalue()
+
+
+def test_qr_code_never_follows_an_untrusted_host_header(client, auth, app):
+    auth.login(trainee("王建华"))
+    session = client.get_cookie("session").value
+    for host in ("evil.example", "192.168.1.20"):  # the test client sends cookies per host
+        client.set_cookie("session", session, domain=host)
+    forged = {"Host": "evil.example"}
+    assert client.get("/plaza/qr.svg", headers=forged).status_code == 404
+    assert "qr.svg" not in client.get("/plaza/", headers=forged).get_data(as_text=True)
+    assert client.get("/plaza/qr.svg", headers={"Host": "192.168.1.20:8000"}).data == qr_svg(
+        "http://192.168.1.20:8000/")
+    app.config["PUBLIC_URL"] = "https://xuetang.example.cn/"
+    assert client.get("/plaza/qr.svg", headers=forged).data == qr_svg("https://xuetang.example.cn/")

@@ -7,6 +7,7 @@ from openpyxl import Workbook
 from werkzeug.test import EnvironBuilder
 
 from tests.conftest import csrf_from
+from tests.support.sheets import excel_xlsx
 from xuetang.db import database
 from xuetang.models import Account, District, Organization, Person, RoleGrant
 from xuetang.rules.idcard import check_char
@@ -128,6 +129,32 @@ def test_unusable_files_get_a_clear_message_and_write_nothing(employer_client, e
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert count_people() == before
+
+
+@pytest.mark.parametrize("data, message", [
+    (excel_xlsx([["&a;", make_id(1), "工程技术", "13900000000"]],
+                prolog='<!DOCTYPE sst [<!ENTITY a "' + "y" * 1000 + '">]>'), "DTD或实体"),
+    (excel_xlsx([["x" * 100_000, make_id(1), "工程技术", "13900000000"]]), "超过1000个字符"),
+    (f"{HEADER}{'x' * 200_000},{make_id(1)},工程技术,13900000000,\n".encode(), "单元格过长"),
+])
+def test_hostile_spreadsheets_are_refused_without_echo(employer_client, employer_id, data,
+                                                       message):
+    before = count_people()
+    response = upload(employer_client, employer_id, data, "r.xlsx")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and message in page
+    assert "yyyyyyyyyy" not in page and "xxxxxxxxxx" not in page and len(page) < 20_000
+    assert count_people() == before
+
+
+def test_values_echoed_in_the_error_table_are_clipped(employer_client, employer_id):
+    body = f"{HEADER}{'甲' * 900},{'1' * 900},{'乙' * 900},13900000000,{'丙' * 900}\n"
+    response = upload(employer_client, employer_id, body.encode())
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "1 行有错误" in page
+    assert "甲" * 40 + "…" in page and "甲" * 41 not in page
+    assert "乙" * 41 not in page and "*" * 41 not in page
+    assert len(page) < 20_000
 
 
 def test_ten_thousand_rows_with_a_few_bad_ones(employer_client, employer_id):

@@ -6,12 +6,21 @@ Everything a user can get wrong has a code (for logs and tests) and a Chinese hi
 from __future__ import annotations
 
 import io
+import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
+# The next marker: 0xFF followed by anything but a stuffed 0x00, a restart marker (part of the
+# entropy-coded data) or another 0xFF (a fill byte; the marker is the last 0xFF of the run).
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_SOS, _EOI = 0xDA, 0xD9
+_NO_LENGTH = {0x01, 0xD8, *range(0xD0, 0xD8)}  # TEM, SOI, RSTn stand alone
+# During the decode Pillow gets the data in blocks this size, so the time budget is checked often.
+DECODE_BLOCK = 16 * 1024
 # Faces are resized to this side before measuring sharpness, so the number means "detail relative
 # to the face" whatever the camera resolution; the descriptor itself sees a 150 px chip.
 SHARPNESS_FACE_SIDE = 100
@@ -31,6 +40,8 @@ REJECT_MESSAGES = {
     "not_jpeg": "仅支持 JPEG（.jpg）格式的照片，请重新拍摄或上传 JPEG 图片。",
     "too_many_pixels": "图片尺寸过大，请缩小后重试。",
     "corrupt": "图片已损坏，无法读取，请重新拍摄或上传。",
+    "too_many_scans": "图片编码过于复杂（渐进式扫描次数过多），请另存为普通 JPEG 后重试。",
+    "too_slow": "图片解码耗时过长，请缩小图片或另存为普通 JPEG 后重试。",
 }
 
 
@@ -41,6 +52,12 @@ class Limits:
     max_bytes: int = 8 * 1024 * 1024  # a 12 MP phone photo is 3-6 MB
     # Checked on the header before decoding (decompression bombs); below Pillow's own 89 MP warning.
     max_pixels: int = 40_000_000
+    # A baseline JPEG has 1-4 scans, libjpeg's progressive script 10 (mozjpeg's a few more); a
+    # progressive decode costs about pixels x scans, so both are bounded before decoding.
+    max_scans: int = 32
+    max_scan_pixels: int = 200_000_000  # a 12 MP progressive photo (10 scans) fits; ~0.2 s
+    # Wall-clock budget for the decode itself, checked between blocks of input.
+    max_decode_seconds: float = 1.0
     # dlib's 5-point model and descriptor degrade on faces smaller than ~60 px; the fraction asks
     # the trainee to sit close enough on big frames too.
     min_face_px: int = 60
@@ -76,6 +93,60 @@ class ImageRejected(ValueError):
         super().__init__(REJECT_MESSAGES[code])
 
 
+class _DecodeDeadline(Exception):
+    """Raised from inside Pillow's load loop when the decode runs past its budget."""
+
+
+class _DeadlineReader(io.BytesIO):
+    """JPEG bytes that, once armed, hand out small blocks and stop when the budget is spent."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.deadline: float | None = None
+
+    def arm(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.deadline is None:
+            return super().read(size)
+        if time.monotonic() > self.deadline:
+            raise _DecodeDeadline
+        if size is None or size < 0 or size > DECODE_BLOCK:
+            size = DECODE_BLOCK
+        return super().read(size)
+
+
+def count_scans(data: bytes) -> int:
+    """How many scans (SOS segments) libjpeg would decode in the first image of these bytes.
+
+    Walks the marker segments by their lengths (so a thumbnail inside EXIF is skipped) and jumps
+    over each scan's entropy-coded data to the next marker, stopping at EOI or the end.
+    """
+    scans, pos = 0, 2  # after SOI
+    while True:
+        found = _MARKER.search(data, pos)
+        if found is None:
+            return scans
+        marker, pos = data[found.start() + 1], found.end()
+        if marker == _EOI:
+            return scans
+        if marker in _NO_LENGTH:
+            continue
+        if pos + 2 > len(data):
+            return scans
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        if marker == _SOS:
+            scans += 1
+        pos += length  # the entropy-coded data after an SOS header is skipped by the search
+
+
+def _check_scans(data: bytes, width: int, height: int, limits: Limits) -> None:
+    scans = count_scans(data)
+    if scans > limits.max_scans or scans * width * height > limits.max_scan_pixels:
+        raise ImageRejected("too_many_scans", f"{scans} scans of {width}x{height}")
+
+
 def decode_jpeg(data: bytes, max_side: int, limits: Limits) -> np.ndarray:
     """Validate JPEG bytes and return an RGB uint8 array whose longer side is <= max_side."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -90,13 +161,19 @@ def decode_jpeg(data: bytes, max_side: int, limits: Limits) -> np.ndarray:
         raise ImageRejected("not_jpeg", f"starts with {data[:4]!r}")
     try:
         # Only the JPEG decoder (it also opens the multi-picture "MPO" JPEGs some phones write).
-        img = Image.open(io.BytesIO(data), formats=["JPEG"])
+        source = _DeadlineReader(data)
+        img = Image.open(source, formats=["JPEG"])
         width, height = img.size  # from the header only: nothing decoded yet
         if width * height > limits.max_pixels:
             raise ImageRejected("too_many_pixels", f"{width}x{height}")
+        _check_scans(data, width, height, limits)
         # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale: big phone photos stay cheap.
         img.draft("RGB", (max_side, max_side))
-        img.load()
+        source.arm(limits.max_decode_seconds)
+        try:
+            img.load()
+        except _DecodeDeadline as err:
+            raise ImageRejected("too_slow", f"over {limits.max_decode_seconds} s") from err
         img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways
         img = img.convert("RGB")
     except ImageRejected:

@@ -22,6 +22,12 @@ from xuetang.models.people import (
     Specialty,
 )
 from xuetang.models.policy import StudyYear
+from xuetang.models.signin import (
+    SIGNIN_MODELS,
+    AccountSession,
+    ActivationCode,
+    SignInThrottle,
+)
 from xuetang.models.study import (
     STUDY_MODELS,
     ActivePlay,
@@ -37,7 +43,7 @@ FOUNDATION_MODELS = [
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -46,5 +52,6 @@ __all__ = [
     "StudyYear",
     "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
-    "WatchStretch",
+    "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
+    "SignInThrottle",
 ]

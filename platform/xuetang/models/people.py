@@ -118,7 +118,7 @@ class Person(BaseModel):
 class Account(BaseModel):
     username = CharField(unique=True, null=True)
     person = ForeignKeyField(Person, null=True, unique=True, backref="accounts", on_delete="CASCADE")
-    # None until the first password is set: imported staff sign in once with the initial rule.
+    # None until the first password is set: imported staff sign in once with an activation code.
     password_hash = CharField(null=True)
     must_change_password = BooleanField(default=True)
     active = BooleanField(default=True)

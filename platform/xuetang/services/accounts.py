@@ -1,7 +1,6 @@
 """Accounts: password rules, sign-in lookup, and creating accounts for people and organizations."""
 
 import functools
-import hmac
 import secrets
 
 from flask import current_app, has_app_context
@@ -12,6 +11,7 @@ from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import ADMIN_ROLE_FOR_KIND, Account, Organization, Person, RoleGrant
 from xuetang.rules.idcard import IdNumberError, normalize
+from xuetang.services import activation, sessions
 from xuetang.services.refusals import Refused
 
 MIN_PASSWORD_LENGTH = 8
@@ -22,8 +22,8 @@ class PasswordError(Refused, ValueError):
     """A password that does not meet the rules (or does not open the account); shown to the user."""
 
 
-def initial_password(person: Person) -> str:
-    """Imported staff sign in once with the last six characters of their ID number."""
+def id_tail(person: Person) -> str:
+    """The last six characters of the ID number: guessable, so never part of a password."""
     return person.id_number[-6:]
 
 
@@ -32,7 +32,7 @@ def check_new_password(password: str, account: Account) -> None:
         raise PasswordError(f"密码至少需要{MIN_PASSWORD_LENGTH}位")
     if password.isdigit() or password.isalpha():
         raise PasswordError("密码需同时包含字母和数字")
-    if account.person_id and initial_password(account.person) in password:
+    if account.person_id and id_tail(account.person) in password:
         raise PasswordError("密码不能包含身份证号的后六位")
 
 
@@ -82,11 +82,10 @@ def authenticate(identifier: str, password: str) -> Account | None:
 
 
 def authenticate_account(account: Account, password: str) -> bool:
-    """Whether `password` opens `account` (its hash, or the initial rule before the first change)."""
+    """Whether `password` opens `account`: its hash, or before the first password a live one-time
+    activation code (which this uses up)."""
     if account.password_hash is None:
-        return bool(account.person_id) and hmac.compare_digest(
-            (password or "").encode(), initial_password(account.person).encode()
-        )
+        return bool(account.person_id) and activation.redeem(account, password)
     return check_password_hash(account.password_hash, password or "")
 
 
@@ -95,16 +94,26 @@ def record_sign_in(account: Account) -> None:
 
 
 def sign_in(identifier: str, password: str) -> Account | None:
-    """The account these credentials open, its sign-in recorded; None for any failure."""
+    """The account these credentials open, its sign-in recorded; None for any failure.
+
+    Raises sessions.SignInLocked while the identifier is locked after too many failures, even
+    for the right password: that is what stops a guesser spread over many addresses.
+    """
+    sessions.reserve_attempt(identifier)
     account = authenticate(identifier, password)
     if account is not None:
+        sessions.forget_failures(identifier)
         record_sign_in(account)
     return account
 
 
 def change_password(account: Account, current: str, new: str) -> None:
-    """Replace the password after checking the current one; PasswordError says why not."""
-    if not authenticate_account(account, current):
+    """Replace the password after checking the current one; PasswordError says why not.
+
+    An account without a password signed in with its activation code (now used up): there is
+    no current password to check, only the first one to set.
+    """
+    if account.password_hash is not None and not authenticate_account(account, current):
         raise PasswordError("当前密码不正确")
     set_password(account, new)
 
@@ -133,7 +142,7 @@ def grant_org_admin(account: Account, org: Organization) -> RoleGrant:
 
 
 def create_staff_accounts(people: list[Person]) -> list[Account]:
-    """Trainee accounts for imported people: initial password rule, forced change.
+    """Trainee accounts for imported people: no password until an activation code is used.
 
     In batches, because one roster can bring thousands of people at once; all or none.
     """

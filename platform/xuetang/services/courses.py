@@ -229,6 +229,13 @@ def finish_upload(lesson: Lesson, token: str) -> None:
         session = chunks.load(staging, token)
     except chunks.UploadError as exc:
         raise CourseError(409, exc.message) from exc
+    # One finish per upload: the request that takes the lesson's token does the work; a second
+    # (a double click, a retry while the first is probing) is told so instead of racing it.
+    claimed = (Lesson.update(upload_token=None)
+               .where((Lesson.id == lesson.id) & (Lesson.upload_token == token))
+               .execute())
+    if not claimed:
+        raise CourseError(409, "该上传已在处理或已完成，请刷新页面查看。")
     binary = ffmpeg_binary(current_app.config.get("FFMPEG_BINARY"))
     try:
         info = probe(assembled, binary=binary)

@@ -98,6 +98,12 @@ def change_page(change: ReferenceChange) -> dict:
 # ---------------------------------------------------------------------------- decisions
 
 
+def _not_own(reviewer, person, what: str) -> None:
+    """Nobody decides on their own face, whatever roles they hold."""
+    if reviewer.person_id is not None and reviewer.person_id == person.id:
+        raise FaceError("own", f"不能{what}本人的人脸记录，请由其他管理员处理。", 403)
+
+
 def review(check: FaceCheck, reviewer, decision: str, reason: str,
            now: dt.datetime | None = None) -> FaceReview:
     """An admin's decision on a failed or flagged check, with a written reason (audited).
@@ -113,6 +119,7 @@ def review(check: FaceCheck, reviewer, decision: str, reason: str,
         raise FaceError("reason", "复核理由不超过 1000 字。")
     with database.atomic():
         check = FaceCheck.get_by_id(check.id)
+        _not_own(reviewer, check.person, "复核")
         if check.decision not in ("fail", "flagged"):
             raise FaceError("not_reviewable", "只有未通过或待复核的核验可以复核。", 409)
         overridden_before = check.passed
@@ -138,6 +145,7 @@ def decide_request(change: ReferenceChange, admin, approve: bool, reason: str,
     old_names: list[str] = []
     with database.atomic():
         change = ReferenceChange.get_by_id(change.id)
+        _not_own(admin, change.person, "审核")
         if change.status != "pending":
             raise FaceError("decided", "该申请已经处理过。", 409)
         person = change.person

@@ -7,7 +7,7 @@ from xuetang.models import Account, Organization, Person, Series, Specialty
 from xuetang.rules.idcard import IdNumberError, mask, normalize
 from xuetang.services import accounts
 from xuetang.services.people import NAME_MAX, PHONE, PHONE_ERROR
-from xuetang.services.spreadsheets import read_sheet, template_csv, template_xlsx
+from xuetang.services.spreadsheets import clip, read_sheet, template_csv, template_xlsx
 
 REQUIRED = {
     "name": ("姓名",),
@@ -43,7 +43,12 @@ class RosterRow:
 
     @property
     def masked_id(self) -> str:
-        return mask(self.id_number)
+        return clip(mask(self.id_number))
+
+    @property
+    def shown_name(self) -> str:
+        """The name as the error table echoes it: cut short, however long the cell was."""
+        return clip(self.name)
 
 
 @dataclass
@@ -92,14 +97,15 @@ def check_roster(data: bytes, employer: Organization) -> RosterCheck:
             else:
                 first_seen[row.id_number] = number
         if row.series_name not in series:
-            row.errors.append(f"未知的职称系列“{row.series_name}”" if row.series_name
+            row.errors.append(f"未知的职称系列“{clip(row.series_name)}”" if row.series_name
                               else "职称系列为空")
         else:
             row.series_id = series[row.series_name].id
             if row.specialty_name:
                 row.specialty_id = specialties.get((row.series_id, row.specialty_name))
                 if row.specialty_id is None:
-                    row.errors.append(f"系列“{row.series_name}”下没有专业“{row.specialty_name}”")
+                    row.errors.append(
+                        f"系列“{row.series_name}”下没有专业“{clip(row.specialty_name)}”")
         if not PHONE.match(row.phone):
             row.errors.append(PHONE_ERROR)
         rows.append(row)

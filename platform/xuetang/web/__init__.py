@@ -1,8 +1,11 @@
 """The web layer: blueprints (one per area), page/fragment rendering, errors, template helpers."""
 
-from flask import Response, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from xuetang.extensions import login_manager
 from xuetang.web.access import wants_fragment
@@ -28,20 +31,77 @@ def redirect_to(endpoint: str, **values) -> Response:
     return redirect(url, code=303)
 
 
+DB_INT_MAX = 2**63 - 1  # the largest id a database row can have
+JSON_MAX_DEPTH = 20  # our JSON bodies are flat objects; anything deeper is not ours
+MAX_PAGE = 100_000  # page numbers past this are the first page
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in every route, bounded to what a database id can be: 2^64 is a 404, not a 500."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=DB_INT_MAX, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def bounded(low: int, high: int):
+    """A `type=` for request.args.get: an int in [low, high], else the default (ValueError)."""
+
+    def parse(value: str) -> int:
+        number = int(value) if len(value) <= 20 else None
+        if number is None or not low <= number <= high:
+            raise ValueError(value)
+        return number
+
+    return parse
+
+
+def _depth(value, limit: int, level: int = 1) -> int:
+    if level > limit or not isinstance(value, (list, dict)):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, limit, level + 1) for child in children), default=level)
+
+
+def _bounded_json():
+    """Refuse a JSON body over MAX_JSON_BYTES (413), unparseable at any depth or nested past
+    JSON_MAX_DEPTH (400), before a view reads it; the parsed value stays cached for the view."""
+    if not request.is_json or request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    length = request.content_length
+    if length is None:
+        abort(411)
+    if length > current_app.config["MAX_JSON_BYTES"]:
+        abort(413)
+    try:
+        value = json.loads(request.get_data(cache=True) or b"null")
+    except RecursionError:
+        abort(400)
+    except ValueError:
+        return None  # the view's own get_json(silent=True) reports it as it always has
+    if _depth(value, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
+        abort(400)
+    return None
+
+
 ERROR_PAGES = {
+    400: ("请求有误", "请求的内容无法处理，请返回后重试。"),
     403: ("无权访问", "您的账号没有访问此页面的权限。"),
     404: ("页面不存在", "您要找的页面不存在或已被删除。"),
     410: ("内容已过期", "该内容已失效，请重新操作。"),
+    411: ("请求有误", "请求缺少长度信息。"),
     413: ("文件过大", "上传的内容超过了允许的大小。"),
     429: ("操作过于频繁", "尝试次数过多，请稍后再试。"),
 }
 
 
 def init_app(app):
-    from xuetang.web import admin, auth, courses, faces, home, media, plaza, staff, study
+    from xuetang.web import admin, auth, courses, faces, headers, home, media, plaza, staff, study
 
+    app.url_map.converters["int"] = RowId  # before any rule is added
+    app.before_request(_bounded_json)
     for module in (auth, home, study, staff, admin, faces, courses, media, plaza):
         app.register_blueprint(module.bp)
+    headers.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"

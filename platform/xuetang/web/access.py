@@ -8,20 +8,22 @@ from flask_login import UserMixin, current_user
 
 from xuetang.extensions import login_manager
 from xuetang.models import Account, RoleGrant
+from xuetang.services import sessions
 
 
 class SignedIn(UserMixin):
     """The signed-in account with its role grants, loaded once per request."""
 
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, session_token: str):
         self.account = account
+        self.session_token = session_token  # the server-side session (sign-out deletes it)
         self.grants = list(
             RoleGrant.select().where(RoleGrant.account == account)
         )
 
     def get_id(self) -> str:
         # Binding the session to the password hash signs out other sessions on password change.
-        return f"{self.account.id}.{password_stamp(self.account)}"
+        return f"{self.account.id}.{password_stamp(self.account)}.{self.session_token}"
 
     @property
     def is_active(self) -> bool:
@@ -51,13 +53,16 @@ def password_stamp(account: Account) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    account_id, _, stamp = user_id.partition(".")
-    if not account_id.isdigit():
+    account_id, _, rest = user_id.partition(".")
+    stamp, _, token = rest.partition(".")
+    if not account_id.isdigit() or len(account_id) > 18 or not token:
         return None
     account = Account.get_or_none(Account.id == int(account_id))
     if account is None or not account.active or password_stamp(account) != stamp:
         return None
-    return SignedIn(account)
+    if not sessions.session_is_open(account.id, token):
+        return None  # signed out (or never opened here): a copied cookie opens nothing
+    return SignedIn(account, token)
 
 
 def roles_required(*roles: str):
@@ -81,6 +86,18 @@ def roles_required(*roles: str):
 def signed_in(view):
     """Any signed-in account."""
     return roles_required()(view)
+
+
+def account_key() -> str:
+    """The rate-limit key of the signed-in account (limits sit under roles_required)."""
+    return f"account:{current_user.account.id}"
+
+
+def config_limit(name: str):
+    """A Flask-Limiter limit read from the setting `name` when the request comes."""
+    from flask import current_app
+
+    return lambda: current_app.config[name]
 
 
 def wants_fragment() -> bool:

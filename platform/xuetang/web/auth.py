@@ -1,13 +1,16 @@
 """Sign-in, sign-out and password change."""
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from xuetang.extensions import limiter
-from xuetang.services import accounts
+from xuetang.services import accounts, sessions
+from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
 from xuetang.web.access import SignedIn, signed_in
 
@@ -30,10 +33,20 @@ def _signin_limit() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only same-site relative paths: never an open redirect.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    `/<TAB>/evil.example` would become `//evil.example`: refuse any control character, space or
+    backslash outright, then accept only a path without scheme or host.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/"):
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -43,13 +56,19 @@ def signin():
     if current_user.is_authenticated:
         return redirect_to("home.index")
     form = SignInForm()
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
-        account = accounts.sign_in(form.identifier.data, form.password.data)
-        if account is None:
-            error = "身份证号/用户名或密码错误"
+        try:
+            account = accounts.sign_in(form.identifier.data, form.password.data)
+        except Refused as err:  # locked after too many failures
+            account, error, status = None, err.message, err.status
         else:
-            login_user(SignedIn(account))
+            if account is None:
+                error, status = "身份证号/用户名或密码错误", 401
+        if account is not None:
+            # A fresh session: nothing from before sign-in survives, the CSRF token included.
+            session.clear()
+            login_user(SignedIn(account, sessions.open_session(account)))
             if account.must_change_password:
                 flash("首次登录，请先修改初始密码", "info")
                 return redirect_to("auth.change_password")
@@ -57,14 +76,16 @@ def signin():
             if target:
                 return redirect(target, code=303)
             return redirect_to("home.index")
-    return render("auth/signin.html", form=form, error=error,
-                  status=401 if error else 200)
+    return render("auth/signin.html", form=form, error=error, status=status)
 
 
 @bp.route("/signout", methods=["POST"])
 def signout():
-    """Sign out (POST only, with CSRF token)."""
+    """Sign out (POST only, with CSRF token); the server forgets the session, not just the cookie."""
+    if current_user.is_authenticated:
+        sessions.close_session(current_user.session_token)
     logout_user()
+    session.clear()
     flash("已安全退出", "info")
     return redirect_to("auth.signin")
 
@@ -75,14 +96,18 @@ def change_password():
     """Change the password; forced on first sign-in of imported and admin-created accounts."""
     form = PasswordForm()
     account = current_user.account
+    if account.password_hash is None:
+        del form.current  # signed in with an activation code: there is no current password yet
     error = None
     if form.validate_on_submit():
         try:
-            accounts.change_password(account, form.current.data, form.new.data)
+            accounts.change_password(account, form.current.data if form.current else "",
+                                     form.new.data)
         except accounts.PasswordError as err:
             error = err.message
         else:
-            login_user(SignedIn(account))  # the session id includes the new password stamp
+            # The session id includes the new password stamp; this browser keeps its session.
+            login_user(SignedIn(account, current_user.session_token))
             flash("密码已修改", "success")
             return redirect_to("home.index")
     elif form.errors:

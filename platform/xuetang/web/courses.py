@@ -17,15 +17,23 @@ from peewee import JOIN, fn
 from wtforms import DecimalField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
 from wtforms.i18n import get_translations
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from xuetang.extensions import limiter
 from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import courses
 from xuetang.services.courses import CourseError, CourseFields
 from xuetang.web import redirect_to, render
-from xuetang.web.access import roles_required
+from xuetang.web.access import account_key, config_limit, roles_required
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -43,6 +51,13 @@ class MultiCheckboxField(SelectMultipleField):
             raise ValidationError("所选职称系列不存在，请刷新页面后重新选择")
 
 
+def finite_number(form, field):
+    """NaN, infinities and 1e400 stop here: NumberRange and quantize would raise on them."""
+    value = field.data
+    if value is not None and (not value.is_finite() or abs(value.adjusted()) > 6):
+        raise StopValidation("课程学时应在 0.5 到 100 之间")
+
+
 class CourseForm(FlaskForm):
     class Meta:
         def get_translations(self, form):
@@ -55,7 +70,7 @@ class CourseForm(FlaskForm):
                           validators=[InputRequired("请选择科目类别")])
     series = MultiCheckboxField("所属职称系列（专业科目必选，可多选）", coerce=int)
     declared_hours = DecimalField("课程学时", places=2, validators=[
-        InputRequired("请填写课程学时"),
+        InputRequired("请填写课程学时"), finite_number,
         NumberRange(Decimal("0.5"), Decimal(100), message="课程学时应在 0.5 到 100 之间")])
     organization = SelectField("所属机构", coerce=int)
 
@@ -301,6 +316,7 @@ def _lesson_upload(lesson_id: int, token: str) -> Lesson:
 
 @bp.route("/lessons/<int:lesson_id>/upload", methods=["POST"])
 @roles_required(*MANAGERS)
+@limiter.limit(config_limit("UPLOAD_START_RATE_LIMIT"), key_func=account_key)
 def start_upload(lesson_id: int):
     """Open an upload (or resume the lesson's one in progress for the same file)."""
     lesson = manageable_lesson(lesson_id)
@@ -328,6 +344,7 @@ def upload_progress(lesson_id: int, token: str):
 
 @bp.route("/lessons/<int:lesson_id>/upload/<token>/<int:index>", methods=["POST"])
 @roles_required(*MANAGERS)
+@limiter.limit(config_limit("UPLOAD_CHUNK_RATE_LIMIT"), key_func=account_key)
 def upload_chunk(lesson_id: int, token: str, index: int):
     """Accept one chunk (raw body; header X-Chunk-SHA256), in order, and acknowledge it."""
     _lesson_upload(lesson_id, token)

@@ -12,7 +12,7 @@ from xuetang.models import Person
 from xuetang.models.faces import DECISIONS, REVIEW_DECISIONS
 from xuetang.services import catalog, face_checks, face_reviews, faces
 from xuetang.services.faces import REVIEWERS, FaceError
-from xuetang.web import redirect_to, render
+from xuetang.web import MAX_PAGE, bounded, redirect_to, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("faces", __name__, url_prefix="/faces")
@@ -206,7 +206,7 @@ def image(kind: str, item_id: int):
 def reviews():
     """The queue: failed and flagged checks not yet reviewed, and pending reference changes."""
     show = request.args.get("show", "open")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
     return render("faces/reviews.html", "faces/_queue.html",
                   **face_reviews.queue(current_user, show, page))
 
@@ -223,18 +223,18 @@ def _or_abort(find, item_id: int):
 def review_check(check_id: int):
     """One check with its snapshot and the references side by side; override or uphold."""
     check = _or_abort(face_reviews.reviewable_check, check_id)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             face_reviews.review(check, current_user.account, request.form.get("decision", ""),
                                 request.form.get("reason", ""))
         except FaceError as err:
-            error = err.message
+            error, status = err.message, err.status
         else:
             flash("复核结论已记录。", "success")
             return redirect_to("faces.reviews")
     return render("faces/review.html", **face_reviews.check_page(check), error=error,
-                  form=request.form, decisions=REVIEW_DECISIONS, status=400 if error else 200)
+                  form=request.form, decisions=REVIEW_DECISIONS, status=status)
 
 
 @bp.route("/changes/<int:change_id>", methods=["GET", "POST"])
@@ -242,7 +242,7 @@ def review_check(check_id: int):
 def review_change(change_id: int):
     """A request to replace a person's references: approve or reject with a reason."""
     change = _or_abort(face_reviews.reviewable_change, change_id)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         verdict = request.form.get("decision")
         try:
@@ -251,12 +251,12 @@ def review_change(change_id: int):
             face_reviews.decide_request(change, current_user.account, verdict == "approve",
                                         request.form.get("reason", ""))
         except FaceError as err:
-            error = err.message
+            error, status = err.message, err.status
         else:
             flash("审核结论已记录。", "success")
             return redirect_to("faces.reviews")
     return render("faces/change.html", **face_reviews.change_page(change), error=error,
-                  form=request.form, status=400 if error else 200)
+                  form=request.form, status=status)
 
 
 # ---------------------------------------------------------------------------- calibration
@@ -266,7 +266,7 @@ def review_change(change_id: int):
 @roles_required("city_admin")
 def calibration():
     """Distances of recent checks and review outcomes, to calibrate the match threshold."""
-    days = min(365, max(1, request.args.get("days", 30, type=int)))
+    days = request.args.get("days", 30, type=bounded(1, 365))
     return render("faces/calibration.html", **face_reviews.calibration(days), decisions=DECISIONS,
                   review_labels=REVIEW_DECISIONS)
 

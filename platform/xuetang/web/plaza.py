@@ -7,23 +7,24 @@ plain links and a GET form; htmx swaps only the list fragment. The plaza also of
 """
 
 import io
+import ipaddress
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
 
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import plaza
-from xuetang.web import render
+from xuetang.web import DB_INT_MAX, MAX_PAGE, bounded, render
 from xuetang.web.access import signed_in
 
 bp = Blueprint("plaza", __name__, url_prefix="/plaza")
 
 
 def _filters() -> dict:
-    series = request.args.get("series", type=int)
+    series = request.args.get("series", type=bounded(1, DB_INT_MAX))
     category = request.args.get("category", "")
     q = request.args.get("q", "").strip()[:40]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
     return {"series": series, "category": category if category in CATEGORY_LABELS else "", "q": q,
             "page": page}
 
@@ -41,6 +42,7 @@ def list_url(**changes) -> str:
 def index():
     """The course plaza: filters and the course list (htmx swaps the list fragment)."""
     return render("plaza/index.html", "plaza/_course_list.html", list_url=list_url,
+                  qr_available=qr_address() is not None,
                   **plaza.listing(current_user, _filters()))
 
 
@@ -54,14 +56,36 @@ def course(course_id: int):
     return render("plaza/course.html", **page)
 
 
+def qr_address() -> str | None:
+    """The address the QR code opens: PUBLIC_URL; else this request's own address, but only when
+    its Host is one the deployment vouches for (Flask's TRUSTED_HOSTS, checked on every request)
+    or a bare IP address or localhost (a LAN or laptop demo). Any other Host header is the
+    client's word, and a QR code must not send phones wherever that word says."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public
+    if current_app.config.get("TRUSTED_HOSTS"):
+        return request.url_root
+    host = request.host.rsplit(":", 1)[0].strip("[]") if request.host else ""
+    if host == "localhost":
+        return request.url_root
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return request.url_root
+
+
 @bp.route("/qr.svg")
 @signed_in
 def qr_code():
-    """A QR code that opens the site on a phone (PUBLIC_URL, else this request's address)."""
+    """A QR code that opens the site on a phone (see qr_address); 404 when there is none."""
     import qrcode
     import qrcode.image.svg
 
-    address = current_app.config.get("PUBLIC_URL") or request.url_root
+    address = qr_address()
+    if address is None:
+        abort(404)
     image = qrcode.make(address, image_factory=qrcode.image.svg.SvgPathImage, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

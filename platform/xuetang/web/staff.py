@@ -7,8 +7,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from xuetang.extensions import limiter
 from xuetang.models import Organization
-from xuetang.services import roster, roster_uploads
+from xuetang.services import activation, roster, roster_uploads
 from xuetang.services.people import (
     NAME_MAX,
     PHONE,
@@ -21,8 +22,8 @@ from xuetang.services.people import (
     visible_employer,
 )
 from xuetang.services.refusals import Refused
-from xuetang.web import redirect_to, render
-from xuetang.web.access import roles_required
+from xuetang.web import MAX_PAGE, bounded, redirect_to, render
+from xuetang.web.access import account_key, config_limit, roles_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -68,7 +69,7 @@ def people(org_id: int):
     """The staff list with search and pagination (htmx swaps the list fragment)."""
     try:
         page = staff_list_page(current_user, org_id, request.args.get("q", ""),
-                               request.args.get("page", 1, type=int))
+                               request.args.get("page", 1, type=bounded(1, MAX_PAGE)))
     except Refused as err:
         abort(err.status)
     return render("staff/people.html", "staff/_people.html", **page)
@@ -96,6 +97,7 @@ def edit_person(org_id: int, person_id: int):
 
 @bp.route("/<int:org_id>/import", methods=["GET", "POST"])
 @roles_required("employer_admin")
+@limiter.limit(config_limit("ROSTER_IMPORT_RATE_LIMIT"), key_func=account_key, methods=["POST"])
 def import_roster(org_id: int):
     """Upload a roster: every row is checked and shown before anything is written."""
     org = _writable_employer(org_id)
@@ -125,8 +127,41 @@ def confirm_import(org_id: int):
     except Refused as err:
         abort(err.status)
     flash(f"已导入 {imported.applied} 人；{imported.invalid} 行有错误未导入。"
-          "导入人员首次登录使用身份证号后六位作为初始密码，登录后须修改。", "success")
+          "请在“待激活人员与激活码”中生成激活码发给本人，首次登录使用激活码。", "success")
     return redirect_to("staff.people", org_id=org.id)
+
+
+@bp.route("/<int:org_id>/activation", methods=["GET", "POST"])
+@roles_required("employer_admin")
+def activation_codes(org_id: int):
+    """Who still has to activate; POST: new codes for all of them as an XLSX sheet (shown once)."""
+    org = _writable_employer(org_id)
+    if request.method == "POST":
+        try:
+            data = activation.employer_sheet(org, current_user.account)
+        except Refused as err:
+            flash(err.message, "error")
+            return redirect_to("staff.activation_codes", org_id=org.id)
+        response = Response(data, mimetype=roster.TEMPLATE_MIMETYPES["xlsx"])
+        response.headers["Content-Disposition"] = "attachment; filename=activation-codes.xlsx"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return render("staff/activation.html", **activation.employer_page(org))
+
+
+@bp.route("/<int:org_id>/people/<int:person_id>/activation", methods=["POST"])
+@roles_required("employer_admin")
+def person_activation_code(org_id: int, person_id: int):
+    """A new code for one person (the unused one is revoked), shown once on this page."""
+    try:
+        org, person = editable_person(current_user, org_id, person_id)
+        code, expires = activation.person_code(person, current_user.account)
+    except Refused as err:
+        abort(err.status)
+    response = render("staff/activation_code.html", org=org, person=person, code=code,
+                      expires_beijing=activation.beijing_day(expires))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/template.<any(xlsx, csv):kind>")

@@ -1,0 +1,31 @@
+"""How the server is started: two instances on one machine must not share a control socket."""
+
+import re
+import shlex
+
+from gunicorn.config import Config
+
+from tests.support.paths import ROOT as REPO
+
+
+def gunicorn_commands() -> list[list[str]]:
+    makefile = (REPO / "Makefile").read_text()
+    commands = [shlex.split(line.split("$(BIN)/gunicorn", 1)[1])
+                for line in makefile.splitlines() if "$(BIN)/gunicorn" in line]
+    for script in sorted((REPO / "bench").glob("*.py")):  # the benches start two at once
+        commands += [re.findall(r'"(--[a-z-]+)"', line)
+                     for line in script.read_text().splitlines() if '"--workers"' in line]
+    return commands
+
+
+def test_every_gunicorn_started_here_has_no_shared_control_socket():
+    commands = gunicorn_commands()
+    assert len(commands) >= 3
+    for args in commands:
+        assert "--no-control-socket" in args, args
+
+
+def test_gunicorn_understands_the_flag():
+    config = Config()
+    parsed = config.parser().parse_args(["--no-control-socket", "wsgi:app"])
+    assert parsed.control_socket_disable is True
