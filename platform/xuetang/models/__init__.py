@@ -8,6 +8,14 @@ from xuetang.models.faces import (
     FaceReview,
     ReferenceChange,
 )
+from xuetang.models.filings import (
+    FILING_MODELS,
+    Filing,
+    FilingCredit,
+    FilingEvent,
+    FilingPeriod,
+    FilingRow,
+)
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -37,7 +45,7 @@ FOUNDATION_MODELS = [
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS
+ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + FILING_MODELS
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -47,4 +55,5 @@ __all__ = [
     "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch",
+    "FILING_MODELS", "Filing", "FilingCredit", "FilingEvent", "FilingPeriod", "FilingRow",
 ]
