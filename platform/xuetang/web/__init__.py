@@ -38,9 +38,9 @@ ERROR_PAGES = {
 
 
 def init_app(app):
-    from xuetang.web import admin, auth, courses, faces, home, media, plaza, staff, study
+    from xuetang.web import admin, auth, courses, faces, filings, home, media, plaza, staff, study
 
-    for module in (auth, home, study, staff, admin, faces, courses, media, plaza):
+    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings):
         app.register_blueprint(module.bp)
 
     login_manager.init_app(app)
