@@ -201,17 +201,20 @@ def test_reject_needs_a_reason_and_withdraw_reverses_every_line(ctx):
 
 
 def test_only_the_filers_district_reviews_it(ctx):
-    filer_account("lixia-health", "industry_dept", "历下区卫生健康局", "industry_dept", "历下区")
-    reviewer_account("shizhong", "district_admin", "市中区")
+    filer_account("huaiyin-health", "industry_dept", "槐荫区卫生健康局", "industry_dept", "槐荫区")
+    reviewer_account("huaiyin", "district_admin", "槐荫区")
     data = roster_csv(FILING_SERIES, [["张志强", person_id("张志强"), "卫生技术", "继续教育",
                                        "2021-08-08", "12"]])
-    shown = upload("lixia-health", FILING_SERIES, data)
-    filing_review.submit(viewer("lixia-health"), shown.filing.id)
-    for outsider in ("shizhong", "city", "industry"):
+    shown = upload("huaiyin-health", FILING_SERIES, data)
+    city_queue = filings.queue_count(viewer("city"))
+    filing_review.submit(viewer("huaiyin-health"), shown.filing.id)
+    for outsider in ("lixia", "city", "industry"):
         with pytest.raises(FilingRefused):
             filing_review.approve(viewer(outsider), shown.filing.id)
-    assert filings.queue_count(viewer("lixia")) == 1 and filings.queue_count(viewer("city")) == 0
-    filing_review.approve(viewer("lixia"), shown.filing.id)
+    assert filings.queue_count(viewer("huaiyin")) == 1
+    assert filings.queue_count(viewer("city")) == city_queue
+    filing_review.approve(viewer("huaiyin"), shown.filing.id)
+    assert filings.queue_count(viewer("huaiyin")) == 0
 
 
 def test_uploads_after_the_close_date_are_refused_until_the_city_reopens(ctx, clock):
@@ -273,3 +276,23 @@ def test_ten_thousand_rows_are_checked_in_well_under_ten_seconds(ctx):
     elapsed = time.perf_counter() - started
     assert len(shown.check.rows) == 10000 and shown.check.ok
     assert elapsed < 5, f"10,000 rows took {elapsed:.1f} s"
+
+
+def test_demo_has_applied_and_pending_filings_of_each_kind(app):
+    from xuetang import clock as server_clock
+    from xuetang.seed import demo
+
+    with app.app_context(), database.connection_context():
+        year = server_clock.today().year
+        demo.load()  # idempotent: a second load adds nothing
+        made = list(Filing.select().where(Filing.year == year))
+        assert len(made) == 8
+        for kind in (SEMINAR, COMPETITION, "registered_qualification", FILING_SERIES):
+            assert {f.status for f in made if f.kind == kind} == {"approved", "submitted"}
+        assert filings.queue_count(viewer("lixia")) == 1
+        li = Person.get(Person.real_name == "李秀梅")
+        from xuetang.services.ledger import year_view
+
+        filed = year_view(li, StudyYear.for_year(year)).filed
+        assert {f["reference"] for f in filed} and all(f["filer"] for f in filed)
+        assert sum(f["hours"] for f in filed) == Decimal(16 + 8 + 12 + 24)
