@@ -49,7 +49,8 @@ def _upload_page(kind: str, form: UploadForm, upload=None, error=None, status=20
     """The upload page with its preview fragment (htmx swaps only the fragment)."""
     years = filings.filing_years()
     if form.year.data is None and years:
-        form.year.data = years[0].year if years[0].year <= clock.today().year else years[-1].year
+        this_year = clock.today().year
+        form.year.data = next((y.year for y in years if y.year <= this_year), years[-1].year)
     return render("filings/upload.html", "filings/_preview.html", status=status, kind=kind,
                   kind_label=KIND_LABELS[kind], form=form, upload=upload, error=error,
                   years=years)
