@@ -102,8 +102,12 @@ def test_a_clean_file_is_submitted_then_approved_and_shows_on_the_year_page(app,
 
 
 def test_an_unreadable_file_and_the_wrong_kind(industry):
-    response = post_upload(industry, FILING_SERIES, b"\xd0\xcf\x11\xe0 old excel")
+    response = post_upload(industry, FILING_SERIES, b"\xd0\xcf\x11\xe0 old excel", htmx=False)
     assert response.status_code == 400 and "不支持旧版.xls格式" in response.get_data(as_text=True)
+    # htmx swaps only 2xx answers, so the fragment carries the message with a 200.
+    fragment = post_upload(industry, FILING_SERIES, b"\xd0\xcf\x11\xe0 old excel")
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in html and "不支持旧版.xls格式" in html
     assert industry.get(f"/filings/new/{SEMINAR}").status_code == 403  # a CE base files those
     assert industry.get("/filings/new/nonsense").status_code == 404
 
@@ -144,3 +148,18 @@ def test_home_links_the_filings_area(app, client, clock):
     Auth(client).logout()
     Auth(client).login("lixia")
     assert "待审核备案" in client.get("/").get_data(as_text=True)
+
+
+def test_an_upload_after_the_close_date_is_refused_with_the_date(app, industry):
+    import datetime as dt
+
+    from tests.support.filings import viewer
+    from xuetang.services import filing_review
+
+    with app.app_context(), database.connection_context():
+        filing_review.set_period(viewer("city"), 2021, dt.date(2021, 8, 31), False)
+    zhang, _ = ids()
+    response = post_upload(industry, FILING_SERIES, roster_csv(FILING_SERIES, [
+        ["张志强", zhang, "卫生技术", "卫生继续教育", "2021-08-02", "2"]]))
+    html = response.get_data(as_text=True)
+    assert "2021年度备案已于2021-08-31截止" in html and 'id="preview"' in html

@@ -59,7 +59,8 @@ class FilingRow(BaseModel):
 
     filing = ForeignKeyField(Filing, backref="rows", on_delete="CASCADE")
     number = IntegerField()  # the row number the filer sees in the file
-    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    # None until approval for a person a filing-mode roster registers ("will be registered").
+    person = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
     name = CharField()
     id_number = CharField(max_length=18)
     series_name = CharField(default="")

@@ -7,6 +7,7 @@ code of its day whatever the birth year, so here any code that GB/T 2260 has eve
 """
 
 import datetime as dt
+import functools
 import re
 
 from stdnum import numdb
@@ -48,6 +49,7 @@ def normalize(raw: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=8192)  # a pure lookup in a static table; rosters repeat regions
 def region_known(code: str) -> bool:
     """Whether GB/T 2260 lists `code` as a county-level region at any time (stdnum's table)."""
     info = {key: value for _part, props in numdb.get("cn/loc").info(code)

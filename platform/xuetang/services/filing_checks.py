@@ -223,23 +223,18 @@ def check_rows(cells: list[tuple[int, dict]], kind: str, study_year: StudyYear,
     valid_ids = [row.id_number for row in rows if len(row.id_number) == 18]
     people = _people(sorted(set(valid_ids)))
     series = {s.id: s for s in Series.select()}
+    series_named = {s.name: s for s in series.values()}
     first_seen: dict[str, int] = {}
     for row in rows:
         person = people.get(row.id_number)
         if person is None:
-            if not any("身份证号" in e for e in row.errors):
-                row.errors.append("未找到该身份证号的实名登记人员，请先由用人单位导入名册")
-            continue
-        row.person_id = person.id
-        if row.name and row.name != person.real_name:
-            row.errors.append("姓名与该身份证号登记的姓名不一致")
-        registered = series.get(person.series_id)
-        if row.series_name and registered and row.series_name != registered.name:
-            row.errors.append(f"职称系列与登记信息（{registered.name}）不一致")
-        reason = rules.series_fits(kind, bool(registered and registered.filing_mode),
-                                   person.is_exempt)
-        if reason:
-            row.errors.append(reason)
+            if any("身份证号" in e for e in row.errors):
+                continue
+            if not _registrable(row, kind, series_named.get(row.series_name)):
+                continue
+        else:
+            row.person_id = person.id
+            _matches_person(row, kind, person, series.get(person.series_id))
         if row.day is not None:
             row.key = rules.row_key(kind, study_year.year, row.id_number, row.activity, row.day,
                                     row.certificate)
@@ -253,6 +248,34 @@ def check_rows(cells: list[tuple[int, dict]], kind: str, study_year: StudyYear,
             row.errors.append(f"已在备案{held[row.key]}中报送，不能重复备案")
     _count(rows, kind, study_year)
     return FilingCheck(kind, study_year.year, rows)
+
+
+def _registrable(row: CheckedRow, kind: str, named) -> bool:
+    """An unregistered person may be filed in a filing-mode roster: approval registers them."""
+    if kind != rules.FILING_SERIES:
+        row.errors.append("未找到该身份证号的实名登记人员，请先由用人单位导入名册")
+        return False
+    if named is None:
+        row.errors.append("该人员尚未实名登记，且职称系列为空或未知，无法登记")
+        return False
+    reason = rules.series_fits(kind, named.filing_mode, named.exempt)
+    if reason:
+        row.errors.append(reason)
+        return False
+    row.notes.append("该人员尚未实名登记，审核通过时将登记")
+    return True
+
+
+def _matches_person(row: CheckedRow, kind: str, person: Person, registered) -> None:
+    """A registered person's row must agree with the registry and fit the kind."""
+    if row.name and row.name != person.real_name:
+        row.errors.append("姓名与该身份证号登记的姓名不一致")
+    if row.series_name and registered and row.series_name != registered.name:
+        row.errors.append(f"职称系列与登记信息（{registered.name}）不一致")
+    reason = rules.series_fits(kind, bool(registered and registered.filing_mode),
+                               person.is_exempt)
+    if reason:
+        row.errors.append(reason)
 
 
 def _count(rows: list[CheckedRow], kind: str, study_year: StudyYear) -> None:

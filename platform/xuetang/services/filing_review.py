@@ -8,10 +8,20 @@ from peewee import IntegrityError
 
 from xuetang import clock
 from xuetang.db import database, for_update, locked
-from xuetang.models import Filing, FilingCredit, FilingEvent, FilingPeriod, FilingRow, LedgerLine
+from xuetang.models import (
+    Filing,
+    FilingCredit,
+    FilingEvent,
+    FilingPeriod,
+    FilingRow,
+    LedgerLine,
+    Person,
+    Series,
+)
 from xuetang.models.filings import APPROVED, DRAFT, REJECTED, SUBMITTED, WITHDRAWN
 from xuetang.rules import filings as rules
 from xuetang.rules.filings import FILER_ROLE, KIND_LABELS
+from xuetang.services import accounts
 from xuetang.services.filing_checks import recheck
 from xuetang.services.people import Viewer
 from xuetang.services.refusals import Refused
@@ -137,6 +147,25 @@ def _evidence(filing: Filing, row: FilingRow) -> str:
     return f"{KIND_LABELS[filing.kind]}：{row.activity}（备案{filing.reference}）"
 
 
+def _register_new_people(filing: Filing, rows: list[FilingRow]) -> None:
+    """Register the people a filing-mode roster brought (inside the approval's transaction)."""
+    new_rows = [row for row in rows if row.person_id is None]
+    if not new_rows:
+        return
+    series = {s.name: s for s in Series.select()}
+    created = []
+    for row in new_rows:
+        person = Person.get_or_none(Person.id_number == row.id_number)
+        if person is None:
+            named = series[row.series_name]
+            person = Person.create(real_name=row.name, id_number=row.id_number, series=named,
+                                   district=filing.district_id, exempt=named.exempt)
+            created.append(person)
+        row.person_id = person.id
+        FilingRow.update(person=person.id).where(FilingRow.id == row.id).execute()
+    accounts.create_staff_accounts(created)
+
+
 def approve(viewer: Viewer, filing_id: int) -> Filing:
     """Write every row's ledger lines in one transaction: all rows or none, and never twice.
 
@@ -156,8 +185,10 @@ def approve(viewer: Viewer, filing_id: int) -> Filing:
             if filing.status != SUBMITTED:
                 raise FilingRefused(f"该备案当前状态为“{filing.status_label}”，不能审核",
                                     status=409)
-            for row in FilingRow.select().where(FilingRow.filing == filing).order_by(
-                    FilingRow.number):
+            rows = list(FilingRow.select().where(FilingRow.filing == filing)
+                        .order_by(FilingRow.number))
+            _register_new_people(filing, rows)
+            for row in rows:
                 FilingRow.update(applied_key=row.key).where(FilingRow.id == row.id).execute()
                 for category, hours in rules.category_hours(
                         filing.kind, row.public_hours, row.professional_hours).items():
