@@ -64,15 +64,17 @@ def test_kill_9_while_applying_leaves_all_rows_or_none(app, clock, tmp_path):
         filing_review.submit(viewer("industry"), shown.filing.id)
         filing_id = shown.filing.id
         lines_before = LedgerLine.select().count()
+        credits_before = FilingCredit.select().count()  # the demo's applied filings
 
     killed = run_approver(tmp_path, app.config["DATABASE_URL"], filing_id, kill_after=25)
     assert killed.returncode == -9, killed.stderr
 
     with app.app_context(), database.connection_context():
         assert LedgerLine.select().count() == lines_before
-        assert FilingCredit.select().count() == 0
+        assert FilingCredit.select().count() == credits_before
         assert Filing.get_by_id(filing_id).status == "submitted"
-        assert not FilingRow.select().where(FilingRow.applied_key.is_null(False)).exists()
+        assert not FilingRow.select().where(FilingRow.filing == filing_id,
+                                            FilingRow.applied_key.is_null(False)).exists()
 
     finished = run_approver(tmp_path, app.config["DATABASE_URL"], filing_id, kill_after=0)
     assert finished.returncode == 0 and "approved" in finished.stdout, finished.stderr
