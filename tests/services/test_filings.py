@@ -85,6 +85,10 @@ def test_bad_rows_each_say_why_and_nothing_is_stored(ctx):
     assert "不在2021年度内" in errors_of(shown, 7)
     assert errors_of(shown, 8) == ""
     assert "与第8行重复" in errors_of(shown, 9)  # the same certificate, however named
+    other = upload("cebase", SEMINAR, roster_csv(SEMINAR, [
+        ["王建华", wang, "工程技术", "研修班", "ZS-9", "2021-09-06", "3"],
+        ["李秀梅", person_id("李秀梅"), "工程技术", "研修班", "zs-9", "2021-09-06", "3"]]))
+    assert "证书编号与第2行（另一人）相同" in errors_of(other, 3)
     assert shown.check.rows[6].professional == Decimal(24)  # 3 days x 8 hours
 
 

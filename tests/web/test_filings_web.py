@@ -72,6 +72,7 @@ def test_a_clean_file_is_submitted_then_approved_and_shows_on_the_year_page(app,
     assert done.status_code == 303
     listing = industry.get("/filings/").get_data(as_text=True)
     assert "待审核" in listing and "20.00" in listing
+    assert "已通过 3 件，共 3 人次，填报公需 8.00 学时、专业 48.00 学时" in listing  # the demo's
 
     reviewer = app.test_client()
     Auth(reviewer).login("city")

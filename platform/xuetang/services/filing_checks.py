@@ -225,6 +225,7 @@ def check_rows(cells: list[tuple[int, dict]], kind: str, study_year: StudyYear,
     series = {s.id: s for s in Series.select()}
     series_named = {s.name: s for s in series.values()}
     first_seen: dict[str, int] = {}
+    certificates: dict[str, tuple[str, int]] = {}
     for row in rows:
         person = people.get(row.id_number)
         if person is None:
@@ -242,6 +243,11 @@ def check_rows(cells: list[tuple[int, dict]], kind: str, study_year: StudyYear,
                 row.errors.append(f"与第{first_seen[row.key]}行重复")
             else:
                 first_seen[row.key] = row.number
+        if kind == SEMINAR and row.certificate:
+            # One certificate belongs to one person: the same number for another is a mistake.
+            holder = certificates.setdefault(row.certificate.upper(), (row.id_number, row.number))
+            if holder[0] != row.id_number:
+                row.errors.append(f"证书编号与第{holder[1]}行（另一人）相同")
     held = _held_keys(list(first_seen), exclude_filing)
     for row in rows:
         if row.key and row.key in held and first_seen.get(row.key) == row.number:

@@ -15,7 +15,7 @@ from peewee import fn
 
 from xuetang.db import database
 from xuetang.models import Filing, FilingEvent, FilingRow, Organization, StudyYear
-from xuetang.models.filings import DRAFT, HOLDING, SUBMITTED
+from xuetang.models.filings import APPROVED, DRAFT, HOLDING, SUBMITTED
 from xuetang.rules.filings import FILER_ROLE, KIND_LABELS, KINDS, kinds_for
 from xuetang.services import filing_checks, filing_review
 from xuetang.services.filing_checks import FilingCheck
@@ -155,7 +155,7 @@ def index_page(viewer: Viewer) -> dict:
     kinds = kinds_for(viewer.roles)
     filer_orgs = {oid for kind in kinds for oid in viewer.org_ids(FILER_ROLE[kind])}
     mine = list(Filing.select(Filing, Organization).join(Organization)
-                .where(Filing.organization.in_(filer_orgs) & (Filing.status != DRAFT))
+                .where(Filing.organization.in_(filer_orgs))
                 .order_by(Filing.created_at.desc(), Filing.id.desc())) if filer_orgs else []
     queue, decided = [], []
     scope = _reviewer_scope(viewer)
@@ -166,7 +166,11 @@ def index_page(viewer: Viewer) -> dict:
         decided = list(base.where(Filing.status != SUBMITTED)
                        .order_by(Filing.id.desc()).limit(50))
     totals = _totals([f.id for f in mine + queue + decided])
-    return {"kinds": kinds, "mine": mine, "queue": queue, "decided": decided, "totals": totals,
+    applied = [totals[f.id] for f in mine if f.status == APPROVED and f.id in totals]
+    return {"applied": {"filings": len(applied), "rows": sum(t["rows"] for t in applied),
+                        "public": sum((t["public"] for t in applied), Decimal(0)),
+                        "professional": sum((t["professional"] for t in applied), Decimal(0))},
+            "kinds": kinds, "mine": mine, "queue": queue, "decided": decided, "totals": totals,
             "reviewer": scope is not None, "years": filing_years(),
             "periods": [filing_review.period(y.year) for y in filing_years()]}
 
