@@ -164,3 +164,35 @@ def test_an_upload_after_the_close_date_is_refused_with_the_date(app, industry):
         ["张志强", zhang, "卫生技术", "卫生继续教育", "2021-08-02", "2"]]))
     html = response.get_data(as_text=True)
     assert "2021年度备案已于2021-08-31截止" in html and 'id="preview"' in html
+
+
+def test_reviewer_rejects_with_a_reason_and_the_filer_withdraws_an_applied_filing(app, industry):
+    from xuetang.models import FilingEvent
+
+    with database.connection_context():
+        waiting = list(Filing.select().where(Filing.status == "submitted",
+                                             Filing.district.is_null(),
+                                             Filing.kind == "competition"))
+        applied = Filing.get(Filing.status == "approved", Filing.kind == "competition")
+    reviewer = app.test_client()
+    Auth(reviewer).login("city")
+    page = reviewer.get(f"/filings/{waiting[0].id}").get_data(as_text=True)
+    token = csrf_from(page)
+    empty = reviewer.post(f"/filings/{waiting[0].id}/reject", data={"csrf_token": token,
+                                                                     "reason": ""},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "请填写驳回理由" in empty
+    done = reviewer.post(f"/filings/{waiting[0].id}/reject", data={
+        "csrf_token": token, "reason": "比赛日期与通知不符"}, follow_redirects=True)
+    assert "已驳回" in done.get_data(as_text=True) and "比赛日期与通知不符" in done.get_data(
+        as_text=True)
+    page = industry.get(f"/filings/{applied.id}").get_data(as_text=True)
+    assert "撤回并冲正已计入的学时" in page
+    withdrawn = industry.post(f"/filings/{applied.id}/withdraw", data={
+        "csrf_token": csrf_from(page), "reason": "名单有误"}, follow_redirects=True)
+    assert "已撤回" in withdrawn.get_data(as_text=True)
+    with database.connection_context():
+        assert LedgerLine.select().where(LedgerLine.evidence.contains(
+            f"撤回备案{applied.reference}")).count() == 2  # public and professional lines
+        assert FilingEvent.get(FilingEvent.filing == applied.id,
+                               FilingEvent.action == "reversed").note == "名单有误"
