@@ -248,6 +248,9 @@ def test_gbk_csv_with_a_bom_and_xlsx_quirks(ctx):
     utf8_bom = roster_csv(FILING_SERIES, [row[:4] + ["2021-09-10", "12"]], "utf-8-sig")
     assert utf8_bom.startswith(b"\xef\xbb\xbf")
     assert upload("industry", FILING_SERIES, utf8_bom).filing is not None
+    gbk_with_bom = b"\xef\xbb\xbf" + roster_csv(FILING_SERIES, [row[:4] + ["2021-09-12", "1"]],
+                                                "gb18030")
+    assert upload("industry", FILING_SERIES, gbk_with_bom).filing is not None
     with pytest.raises(SpreadsheetError, match="缺少必需的列"):
         upload("industry", FILING_SERIES, roster_xlsx(FILING_SERIES, [row], merged_header=True))
     extra = upload("industry", FILING_SERIES,

@@ -127,9 +127,22 @@ def extra_sheets_notice(data: bytes) -> str:
             f"其余（{'、'.join(names[1:])}）未读取")
 
 
+def without_stray_bom(data: bytes) -> bytes:
+    """A GBK CSV that some editors saved with a UTF-8 byte-order mark in front: drop the mark, or
+    it would be read as two GBK characters glued to the first header."""
+    bom = b"\xef\xbb\xbf"
+    if not data.startswith(bom):
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data[len(bom):]
+    return data
+
+
 def read_filing(data: bytes, kind: str, study_year: StudyYear) -> FilingCheck:
     """Read the file and check every row (SpreadsheetError when the file as a whole is unusable)."""
-    sheet = read_sheet(data, required_columns(kind))
+    sheet = read_sheet(without_stray_bom(data), required_columns(kind))
     cells = [(number, values) for number, values in sheet.rows]
     check = check_rows(cells, kind, study_year)
     check.notice = extra_sheets_notice(data)
