@@ -196,3 +196,14 @@ def test_reviewer_rejects_with_a_reason_and_the_filer_withdraws_an_applied_filin
             f"撤回备案{applied.reference}")).count() == 2  # public and professional lines
         assert FilingEvent.get(FilingEvent.filing == applied.id,
                                FilingEvent.action == "reversed").note == "名单有误"
+
+
+def test_the_city_sees_district_filings_read_only(app, client, clock):
+    with database.connection_context():
+        district_filing = Filing.get(Filing.district.is_null(False))
+    Auth(client).login("city")
+    listing = client.get("/filings/").get_data(as_text=True)
+    section = listing[listing.index('id="district-filings"'):]
+    assert district_filing.reference in section and "历下区卫生健康局" in section
+    page = client.get(f"/filings/{district_filing.id}").get_data(as_text=True)
+    assert "审核通过并计入学时" not in page  # 历下区 reviews it

@@ -165,12 +165,18 @@ def index_page(viewer: Viewer) -> dict:
         queue = list(base.where(Filing.status == SUBMITTED).order_by(Filing.submitted_at))
         decided = list(base.where(Filing.status != SUBMITTED)
                        .order_by(Filing.id.desc()).limit(50))
-    totals = _totals([f.id for f in mine + queue + decided])
+    # The city sees every district's filings too (read only: their district reviews them).
+    districts = list(Filing.select(Filing, Organization).join(Organization)
+                     .where(Filing.district.is_null(False) & (Filing.status != DRAFT))
+                     .order_by(Filing.id.desc()).limit(100)) if viewer.has_role(
+                         "city_admin") else []
+    totals = _totals([f.id for f in mine + queue + decided + districts])
     applied = [totals[f.id] for f in mine if f.status == APPROVED and f.id in totals]
     return {"applied": {"filings": len(applied), "rows": sum(t["rows"] for t in applied),
                         "public": sum((t["public"] for t in applied), Decimal(0)),
                         "professional": sum((t["professional"] for t in applied), Decimal(0))},
             "kinds": kinds, "mine": mine, "queue": queue, "decided": decided, "totals": totals,
+            "district_filings": districts,
             "reviewer": scope is not None, "years": filing_years(),
             "periods": [filing_review.period(y.year) for y in filing_years()]}
 
