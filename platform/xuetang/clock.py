@@ -47,3 +47,13 @@ def server_day(server_ms: int) -> dt.date:
 
 def today() -> dt.date:
     return server_day(now_ms())
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+
+def beijing(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive UTC timestamp as people read it: Beijing time."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=dt.UTC).astimezone(BEIJING).strftime(fmt)

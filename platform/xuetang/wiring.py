@@ -7,7 +7,7 @@ init_app that this calls).
 
 import mimetypes
 
-from xuetang import jobs
+from xuetang import clock, jobs
 from xuetang.models import ROLES
 from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal
 from xuetang.rules.idcard import mask
@@ -27,6 +27,7 @@ def init_app(app) -> None:
 
     app.jinja_env.filters["hours"] = to_decimal
     app.jinja_env.filters["masked"] = mask
+    app.jinja_env.filters["beijing"] = clock.beijing
 
     @app.context_processor
     def _labels():

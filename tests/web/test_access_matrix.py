@@ -15,6 +15,8 @@ ROLES = ["trainee", "uploader", "employer_admin", "industry_dept", "ce_base",
 EVERYONE = set(ROLES)
 STAFF_READERS = {"employer_admin", "district_admin", "city_admin"}
 COURSE_MANAGERS = {"uploader", "city_admin"}
+FILERS = {"industry_dept", "ce_base"}
+IN_FILINGS = FILERS | {"district_admin", "city_admin"}
 
 # (method, path template, roles allowed; None = also anonymous)
 MATRIX = [
@@ -75,6 +77,19 @@ MATRIX = [
     ("POST", "/courses/lessons/{lesson}/move", COURSE_MANAGERS),
     ("POST", "/courses/{course}/publish", COURSE_MANAGERS),
     ("POST", "/courses/lessons/{lesson}/delete", COURSE_MANAGERS),
+    ("GET", "/filings/", IN_FILINGS),
+    ("GET", "/filings/new/competition", {"industry_dept"}),
+    ("GET", "/filings/new/seminar", {"ce_base"}),
+    ("POST", "/filings/new/competition", {"industry_dept"}),
+    ("GET", "/filings/template/competition.xlsx", FILERS),
+    ("GET", "/filings/template/seminar.csv", FILERS),
+    ("GET", "/filings/999999", IN_FILINGS),
+    ("GET", "/filings/999999/export.csv", IN_FILINGS),
+    ("POST", "/filings/999999/submit", FILERS),
+    ("POST", "/filings/999999/approve", {"district_admin", "city_admin"}),
+    ("POST", "/filings/999999/reject", {"district_admin", "city_admin"}),
+    ("POST", "/filings/999999/withdraw", IN_FILINGS),
+    ("GET", "/filings/years/2021", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"

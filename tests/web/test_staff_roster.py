@@ -20,12 +20,16 @@ def make_id(n: int, year: int = 1980) -> str:
     return stem + check_char(stem)
 
 
+JINAN_REGIONS = ("370102", "370103", "370104", "370105", "370112")
+
+
 def ids(count: int, start: int = 0) -> list[str]:
     """Distinct valid ID numbers."""
     out = []
     n = start
     while len(out) < count:
-        stem = f"3701{n // 1000 % 100:02d}{1970 + n // 100000}0101{n % 1000:03d}"
+        region = JINAN_REGIONS[n // 1000 % len(JINAN_REGIONS)]  # codes GB/T 2260 knows
+        stem = f"{region}{1970 + n // 5000}0101{n % 1000:03d}"
         out.append(stem + check_char(stem))
         n += 1
     return out

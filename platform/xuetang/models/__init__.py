@@ -8,6 +8,14 @@ from xuetang.models.faces import (
     FaceReview,
     ReferenceChange,
 )
+from xuetang.models.filings import (
+    FILING_MODELS,
+    Filing,
+    FilingCredit,
+    FilingEvent,
+    FilingPeriod,
+    FilingRow,
+)
 from xuetang.models.ledger import LedgerLine
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -43,7 +51,8 @@ FOUNDATION_MODELS = [
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
-ALL_MODELS = FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
+ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
+              + FILING_MODELS)
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -54,4 +63,5 @@ __all__ = [
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
     "SignInThrottle",
+    "FILING_MODELS", "Filing", "FilingCredit", "FilingEvent", "FilingPeriod", "FilingRow",
 ]

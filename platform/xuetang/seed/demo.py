@@ -7,6 +7,7 @@ from xuetang import clock
 from xuetang.db import database
 from xuetang.models import Account, District, LedgerLine, Organization, Person, Series, Specialty
 from xuetang.rules.idcard import check_char
+from xuetang.seed import demo_filings
 from xuetang.seed.reference import ensure_reference_data
 from xuetang.services import accounts
 
@@ -101,6 +102,7 @@ def load(today: dt.date | None = None) -> None:
             ("public", "online", 12 * 45, f"{today.year}年公需课在线学习"),
             ("professional", "filing_series", Decimal(60), "卫生系统继续教育备案"),
         ])
+    demo_filings.load({p.real_name: p for p in people}, DEMO_PASSWORD, today)
     _demo_courses(orgs)
 
 
@@ -124,6 +126,7 @@ def logins_text() -> str:
     lines = [f"演示账号（密码均为 {DEMO_PASSWORD}）："]
     for username, org_name, _kind, _district in ORG_ADMINS:
         lines.append(f"  {username:<10} {org_name}")
+    lines.append(f"  {demo_filings.DISTRICT_FILER[0]:<10} {demo_filings.DISTRICT_FILER[1]}")
     for name, stem, series, _sp in TRAINEES:
         lines.append(f"  {demo_id(stem)}  学员 {name}（{series}）")
     return "\n".join(lines)

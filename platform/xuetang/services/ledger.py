@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from xuetang import clock
 from xuetang.models import (
     BeatRejection,
+    FilingCredit,
     LedgerLine,
     Person,
     PlaySession,
@@ -35,6 +36,7 @@ class YearView:
     window_open: bool
     window_closed: bool
     lines: list[LedgerLine]
+    filed: list[dict]  # filed lines by source with their filer and filing reference
 
 
 def year_view(person: Person, study_year: StudyYear, today: dt.date | None = None) -> YearView:
@@ -65,7 +67,19 @@ def year_view(person: Person, study_year: StudyYear, today: dt.date | None = Non
         window_open=in_professional_window(policy, today),
         window_closed=today > policy.window_end,
         lines=lines,
+        filed=filed_lines(person, study_year.year),
     )
+
+
+def filed_lines(person: Person, year: int) -> list[dict]:
+    """The person's filed hours of a year: source, category, hours, filer, reference, status."""
+    credits = list(FilingCredit.for_person_year(person, year))
+    reversed_ids = {line.reverses_id for line in LedgerLine.select(LedgerLine.reverses)
+                    .where(LedgerLine.reverses.in_([c.line_id for c in credits]))} if credits else set()
+    return [{"source": SOURCE_LABELS[c.line.source], "category": CATEGORY_LABELS[c.line.category],
+             "hours": c.line.hours, "filer": c.filing.organization.name,
+             "reference": c.filing.reference, "withdrawn": c.line_id in reversed_ids}
+            for c in credits]
 
 
 # The evidence page shows at most this many refused beats per session (each beat records at

@@ -3,6 +3,8 @@
 from peewee import fn
 
 from xuetang.models import District, Organization, Person
+from xuetang.rules.filings import kinds_for
+from xuetang.services.filings import queue_count
 from xuetang.services.people import Viewer
 
 
@@ -36,6 +38,10 @@ def home_page(viewer: Viewer) -> dict:
         context["districts"] = district_registrations(viewer.district_ids("district_admin"))
     if viewer.has_role("city_admin"):
         context["city"] = city_registrations()
+    if kinds_for({g.role for g in viewer.grants}) or viewer.has_role("district_admin",
+                                                                     "city_admin"):
+        context["filings"] = {"kinds": kinds_for({g.role for g in viewer.grants}),
+                              "queue": queue_count(viewer)}
     managed = {g.organization_id for g in viewer.grants if g.organization_id}
     context["organizations"] = list(Organization.select().where(Organization.id.in_(managed)))
     return context

@@ -95,11 +95,23 @@ ERROR_PAGES = {
 
 
 def init_app(app):
-    from xuetang.web import admin, auth, courses, faces, headers, home, media, plaza, staff, study
+    from xuetang.web import (
+        admin,
+        auth,
+        courses,
+        faces,
+        filings,
+        headers,
+        home,
+        media,
+        plaza,
+        staff,
+        study,
+    )
 
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
-    for module in (auth, home, study, staff, admin, faces, courses, media, plaza):
+    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 
