@@ -14,9 +14,11 @@ from xuetang.services import sessions
 class SignedIn(UserMixin):
     """The signed-in account with its role grants, loaded once per request."""
 
-    def __init__(self, account: Account, session_token: str):
+    def __init__(self, account: Account, session_token: str = ""):
         self.account = account
-        self.session_token = session_token  # the server-side session (sign-out deletes it)
+        # The server-side session (sign-out deletes it); "" for an account acting outside a
+        # request (the demo data's filers and reviewers), which can never be signed in with.
+        self.session_token = session_token
         self.grants = list(
             RoleGrant.select().where(RoleGrant.account == account)
         )
