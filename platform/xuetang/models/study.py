@@ -77,6 +77,9 @@ class ActivePlay(BaseModel):
     person = ForeignKeyField(Person, unique=True, on_delete="CASCADE")
     play_session = ForeignKeyField(PlaySession, null=True, on_delete="SET NULL")
     updated_at = DateTimeField(default=utcnow)
+    # rules.wallclock.PersonClock: credited play occupies the person's time line up to here,
+    # across every session, so no churn of sessions earns faster than time passes.
+    occupied_until_ms = BigIntegerField(null=True)
 
     class Meta:
         table_name = "active_play"
