@@ -216,6 +216,8 @@ def record_heartbeat(person, payload) -> BeatResult:
         view = None
         if play.face_required:
             view = face_checks.session_view(play.token, clock.as_utc(server_ms))
+            if active_token == beat.session_id:
+                face_checks.note_silence(view, person, play.lesson_id, state, server_ms)
             if not state.closed:
                 state = view.apply_to(state)
         person_clock = PersonClock(None if pointer is None else pointer.occupied_until_ms)
@@ -248,7 +250,8 @@ def record_heartbeat(person, payload) -> BeatResult:
                     stretch.save()
                 remaining = max(0, lesson.duration_ms - (outcome.state.last_position_ms or 0))
                 face_checks.after_beat(
-                    view, person, play.lesson_id, step_ms=sum(s.end_ms - s.start_ms for s in new),
+                    view, person, play.lesson_id,
+                    step_ms=outcome.state.playing_ms - state.playing_ms,
                     remaining_ms=remaining,
                     ending=outcome.state.closed and crediting.held(play).exists())
                 face = view.as_json()
