@@ -98,6 +98,7 @@ class StudyCredit(BaseModel):
     covered_before_ms = IntegerField()  # lesson coverage this year before this credit
     covered_after_ms = IntegerField()
     uncapped_minutes = IntegerField()  # whole minutes gained before the course cap
+    course_covered_ms = BigIntegerField(null=True)  # the course's verified ms this year, after it
     credited_at = DateTimeField(default=utcnow)
 
     class Meta:
