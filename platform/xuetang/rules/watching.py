@@ -64,7 +64,7 @@ OVER_WALL_CLOCK = "over_wall_clock"
 REASONS = {
     WRONG_SESSION: "心跳不属于本次播放会话，已忽略",
     CLOSED: "本次播放会话已结束，心跳已忽略",
-    SUPERSEDED: "已在其他页面或设备开始播放，本会话不再计时",
+    SUPERSEDED: "已在其他设备或页面继续学习，本会话不再计时",
     DUPLICATE_SEQ: "重复或过期的心跳序号，已忽略",
     OUT_OF_RANGE: "播放位置超出课程时长范围，已忽略",
     CLOCK_BACKWARDS: "服务器时间倒退，本段不计时",
