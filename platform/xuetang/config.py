@@ -40,6 +40,7 @@ ENV_SETTINGS = {
     "PLAYBACK_TOLERANCE_MS": (2000, int),  # network jitter allowed per heartbeat step
     "PASSWORD_HASH_METHOD": ("scrypt", str),  # werkzeug's method string; tests use a cheap one
     "PLAY_SESSIONS_PER_MINUTE": (10, int),  # a person opening more players than this is refused
+    "TIMEZONE": ("Asia/Shanghai", str),  # the zone every page shows times in (stored in UTC)
 }
 
 

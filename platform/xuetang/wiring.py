@@ -7,7 +7,7 @@ init_app that this calls).
 
 import mimetypes
 
-from xuetang import jobs
+from xuetang import clock, jobs
 from xuetang.models import ROLES
 from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal, to_decimal_up
 from xuetang.rules.idcard import mask
@@ -28,6 +28,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["hours"] = to_decimal
     app.jinja_env.filters["hours_missing"] = to_decimal_up
     app.jinja_env.filters["masked"] = mask
+    app.jinja_env.filters["local"] = clock.local_time  # Beijing time (TIMEZONE)
 
     @app.context_processor
     def _labels():

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -383,6 +384,10 @@ def test_review_queue_shows_failed_checks_side_by_side(auth, client, setup, less
     assert "王建华" in queue and "未通过" in queue
     page = client.get(f"/faces/reviews/{check.id}").get_data(as_text=True)
     assert f"/faces/images/check/{check.id}" in page and "/faces/images/reference/" in page
+    # Issue 9: reviewers read Beijing time, not UTC.
+    decided = FaceCheck.get_by_id(check.id).decided_at
+    beijing = decided.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert "UTC" not in queue + page and beijing.strftime("%Y-%m-%d %H:%M:%S") in page
     image = client.get(f"/faces/images/check/{check.id}")
     assert image.status_code == 200 and image.data == raw("b_webcam")
 
