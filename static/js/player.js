@@ -142,7 +142,8 @@
       if (!answer.ok) { say(answer.error || ""); }
       else {
         show(answer);
-        say("");
+        // Why part of this beat did not count (2x speed, a skip, ...); nothing for an ignored copy.
+        say(answer.accepted === false ? "" : (answer.reasons || []).join("；"));
         if (answer.superseded) { stopHere(); return; }
         if (answer.closed) { session = null; queue = []; return; }
       }

@@ -254,3 +254,17 @@ def test_the_tab_taken_over_stops_and_only_its_button_takes_back(study_app, less
         pointer, active = active_sessions(study_app, lesson_id)
         assert active == [pointer]
         second.close()
+
+
+def test_the_player_says_why_fast_playback_does_not_count(study_app, lesson_video, browser_page,
+                                                         trainee_id):
+    """Issue 9, defect 7: at 2x the server answered 播放倍速超过允许值 and the player said nothing."""
+    lesson_id = add_lesson(study_app, lesson_video, "倍速")
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        page.evaluate("() => { const v = document.getElementById('video');"
+                      " v.playbackRate = 2; v.play(); }")
+        page.wait_for_function("() => document.getElementById('beat-status').textContent"
+                               ".includes('播放倍速超过允许值')", timeout=15_000)

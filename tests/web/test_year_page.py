@@ -8,7 +8,7 @@ def test_year_page_shows_requirement_progress_and_sources(auth, client, trainee_
     assert "公需科目" in page and "30.00" in page
     assert "高级研修" in page and "40.00" in page
     assert "2021-12-31" in page and "逾期不再安排专业课补学" in page
-    assert 'role="progressbar"' in page
+    assert 'role="progressbar"' in page and ">人脸核验</a>" in page
     assert "370102********2316" in page and "370102198503122316" not in page
 
 
@@ -25,6 +25,9 @@ def test_exempt_series_is_shown_as_exempt(auth, client):
     auth.login(demo_id(TRAINEES[3][1]))
     page = client.get("/study/year").get_data(as_text=True)
     assert "不适用本年度学时要求" in page
+    # Issue 9: nor the professional window, nor the face-check menu (no face checks apply).
+    assert "专业课学习时间" not in page and "逾期不再安排" not in page
+    assert ">人脸核验</a>" not in page
 
 
 def test_unknown_year_is_404(auth, client, trainee_id):
