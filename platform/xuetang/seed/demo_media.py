@@ -22,9 +22,11 @@ from xuetang.video import media_store
 
 log = logging.getLogger(__name__)
 
-LECTURE_SECONDS = 30
+# Long enough that a new trainee sees minutes arrive on the year page (the ledger counts whole
+# minutes), still quick to make: still slides at a low frame rate, about 2 MB a lecture.
+LECTURE_SECONDS = 240
 SLIDE_SIZE = (640, 360)
-FPS = 10
+FPS = 2
 CJK_FONTS = [
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
