@@ -21,11 +21,12 @@ bp = Blueprint("plaza", __name__, url_prefix="/plaza")
 
 def _filters() -> dict:
     series = request.args.get("series", type=int)
+    specialty = request.args.get("specialty", type=int)
     category = request.args.get("category", "")
     q = request.args.get("q", "").strip()[:40]
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    return {"series": series, "category": category if category in CATEGORY_LABELS else "", "q": q,
-            "page": page}
+    return {"series": series, "specialty": specialty,
+            "category": category if category in CATEGORY_LABELS else "", "q": q, "page": page}
 
 
 def list_url(**changes) -> str:
