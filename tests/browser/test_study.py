@@ -268,3 +268,29 @@ def test_the_player_says_why_fast_playback_does_not_count(study_app, lesson_vide
                       " v.playbackRate = 2; v.play(); }")
         page.wait_for_function("() => document.getElementById('beat-status').textContent"
                                ".includes('播放倍速超过允许值')", timeout=15_000)
+
+
+def test_a_new_trainee_plays_a_demo_lesson_and_sees_a_minute(study_app, browser_page, trainee_id):
+    """Issue 9, defect 5: every demo lecture lasted 30 s and credited nothing."""
+    from xuetang.seed import demo_media
+    from xuetang.video.probe import ffmpeg_binary
+
+    with study_app.app_context(), database.connection_context():
+        orgs = {kind: Organization.get(Organization.kind == kind)
+                for kind in ("ce_base", "title_office")}
+        course, specs = demo_media.ensure_courses(orgs)[1]  # 数字经济与数字化转型: one lesson
+        assert demo_media.generate([(course, specs)], study_app.config["MEDIA_ROOT"],
+                                   ffmpeg_binary(None)) == 1
+        lesson = Lesson.get(Lesson.course == course)
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson.id)
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("() => document.getElementById('lesson-minutes').textContent"
+                               " === '1'", timeout=90_000)
+        page.evaluate("document.getElementById('video').pause()")
+        page.goto(f"{server.url}/study/year")
+        page.click("summary")
+        item = page.locator("ul.ledger li", has_text=lesson.title)
+        assert item.count() == 1 and "1 分钟" in item.inner_text()
