@@ -4,13 +4,15 @@ The server, never the client, says what time it is. Accounting uses epoch millis
 (`now_ms`); tables store naive UTC datetimes (`utcnow`); the study year and the professional
 window go by the server's calendar day (`server_day`, `today`). Tests move time by setting
 `app.config["CLOCK"]` to a callable returning epoch milliseconds; every reader goes through here,
-so checks, stretches and ledger lines always share that one time line.
+so checks, stretches and ledger lines always share that one time line. People read times in
+the TIMEZONE setting (default Asia/Shanghai, Beijing time): `local_time` for templates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
@@ -35,6 +37,16 @@ def to_ms(moment: dt.datetime) -> int:
     return (moment - EPOCH) // dt.timedelta(milliseconds=1)
 
 
+def local_time(moment: dt.datetime | int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive UTC timestamp (or epoch ms) as people read it: in the TIMEZONE setting."""
+    if moment is None:
+        return ""
+    if isinstance(moment, int):
+        moment = as_utc(moment)
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return moment.replace(tzinfo=dt.UTC).astimezone(zone).strftime(fmt)
+
+
 def utcnow() -> dt.datetime:
     """Now, as a naive UTC timestamp (the default of every created_at column)."""
     return as_utc(now_ms())
@@ -47,13 +59,3 @@ def server_day(server_ms: int) -> dt.date:
 
 def today() -> dt.date:
     return server_day(now_ms())
-
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
-
-
-def beijing(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored naive UTC timestamp as people read it: Beijing time."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=dt.UTC).astimezone(BEIJING).strftime(fmt)

@@ -51,6 +51,8 @@ ENV_SETTINGS = {
     "PLAYBACK_MAX_RATE": ("1", str),  # fastest playback rate that still counts as watching
     "PLAYBACK_TOLERANCE_MS": (2000, int),  # network jitter allowed per heartbeat step
     "PASSWORD_HASH_METHOD": ("scrypt", str),  # werkzeug's method string; tests use a cheap one
+    "PLAY_SESSIONS_PER_MINUTE": (10, int),  # a person opening more players than this is refused
+    "TIMEZONE": ("Asia/Shanghai", str),  # the zone every page shows times in (stored in UTC)
 }
 
 

@@ -9,7 +9,7 @@ import mimetypes
 
 from xuetang import clock, jobs
 from xuetang.models import ROLES
-from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal
+from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal, to_decimal_up
 from xuetang.rules.idcard import mask
 from xuetang.services import crediting, face_checks
 
@@ -26,8 +26,9 @@ def init_app(app) -> None:
     mimetypes.add_type("application/manifest+json", ".webmanifest")
 
     app.jinja_env.filters["hours"] = to_decimal
+    app.jinja_env.filters["hours_missing"] = to_decimal_up
     app.jinja_env.filters["masked"] = mask
-    app.jinja_env.filters["beijing"] = clock.beijing
+    app.jinja_env.filters["local"] = clock.local_time  # Beijing time (TIMEZONE)
 
     @app.context_processor
     def _labels():

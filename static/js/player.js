@@ -2,7 +2,9 @@
    and reports heartbeats. The server decides what counts; this file only reports what happened.
    Beats go out one at a time in order; a lost beat is retried once with the same seq (the server
    ignores a seq it already has), and if the link stays down the player later reports where it is
-   NOW with a new seq instead of replaying stale beats. */
+   NOW with a new seq instead of replaying stale beats.
+   When another tab or device takes over, this player stops, says so and never opens a session
+   by itself again: only the "continue here" button does (which takes over in turn). */
 (function () {
   "use strict";
   var root = document.getElementById("player");
@@ -17,9 +19,11 @@
 
   var session = null, seq = 0, resumeAt = 0, resumed = false;
   var queue = [], sending = false, retryTimer = null, lostEvent = null;
-  var lastPos = 0, openPromise = null, switching = false;
+  var lastPos = 0, openPromise = null, switching = false, superseded = false;
   var status = document.getElementById("beat-status");
   var select = document.getElementById("rendition");
+  var elsewhere = document.getElementById("superseded");
+  var continueHere = document.getElementById("continue-here");
 
   function say(text) { if (status) status.textContent = text; }
 
@@ -80,7 +84,16 @@
     });
   }
 
+  function stopHere() {
+    // Set before pausing: the pause this causes must not be reported, nor open a session.
+    superseded = true; session = null; queue = [];
+    video.pause();
+    if (elsewhere) elsewhere.hidden = false;
+    say("");
+  }
+
   function openSession() {
+    if (superseded) return Promise.resolve(null);
     if (openPromise) return openPromise;
     openPromise = post(root.dataset.openUrl, {}).then(function (r) { return r.json(); }).then(function (answer) {
       if (!answer.ok) { say(answer.error || "无法开始播放"); return null; }
@@ -97,6 +110,7 @@
     // A periodic tick is "live": it reports where the player is when it is SENT, and a tick
     // still waiting behind a slow request is not queued twice. Stale positions sent in a burst
     // would look faster than the wall clock and earn nothing.
+    if (superseded) return;
     var live = event === "tick" && position === undefined;
     var last = queue[queue.length - 1];
     if (live && last && last.live && (queue.length > 1 || !sending)) return;
@@ -128,11 +142,9 @@
       if (!answer.ok) { say(answer.error || ""); }
       else {
         show(answer);
-        say("");
-        if (answer.superseded) {
-          session = null; video.pause(); queue = [];
-          say("已在其他页面或设备开始播放，本页不再计时。"); return;
-        }
+        // Why part of this beat did not count (2x speed, a skip, ...); nothing for an ignored copy.
+        say(answer.accepted === false ? "" : (answer.reasons || []).join("；"));
+        if (answer.superseded) { stopHere(); return; }
         if (answer.closed) { session = null; queue = []; return; }
       }
       pump();
@@ -169,7 +181,15 @@
   });
   video.addEventListener("seeked", function () { lastPos = video.currentTime; });
   video.addEventListener("ended", function () { report("ended"); });
-  video.addEventListener("play", function () { if (!session) openSession(); });
+  video.addEventListener("play", function () {
+    if (superseded) { video.pause(); return; }  // the button below takes over, not a click on play
+    if (!session) openSession();
+  });
+  if (continueHere) continueHere.addEventListener("click", function () {
+    superseded = false;
+    if (elsewhere) elsewhere.hidden = true;
+    openSession().then(function (s) { if (s) video.play().catch(function () { /* needs a click */ }); });
+  });
 
   setInterval(function () { if (playing()) report("tick"); }, intervalMs);
 

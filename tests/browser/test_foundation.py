@@ -76,3 +76,23 @@ def test_imported_person_activates_with_a_code_from_the_employer(live_server, br
     page.fill("input[name=repeat]", "Spring-2021x")
     page.click("text=保存新密码")
     page.wait_for_selector("text=密码已修改")
+
+
+def test_on_a_phone_the_menu_is_one_row_and_tables_keep_names_whole(live_server, browser_page):
+    """Issue 9, defect 8: the city admin's menu took three rows and tables squeezed names to one
+    character a line on a 390 px wide phone."""
+    page = browser_page
+    sign_in(page, live_server, "city")
+    page.goto(f"{live_server.url}/admin/orgs")
+    rows = page.evaluate("""() => {
+        const links = [...document.querySelectorAll('header nav a')];
+        return new Set(links.map(a => Math.round(a.getBoundingClientRect().top))).size;
+    }""")
+    assert rows == 1
+    squeezed = page.evaluate("""() => [...document.querySelectorAll('td')].filter(td => {
+        const line = parseFloat(getComputedStyle(td).fontSize) * 1.6;
+        return td.innerText.trim().length > 1 && td.getBoundingClientRect().height > 2 * line;
+    }).map(td => td.innerText)""")
+    assert squeezed == []
+    # The page itself does not scroll sideways: the table does, inside its box.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -1,5 +1,6 @@
 """In Chromium: a trainee plays a short generated lesson to the end at 1x and the year page shows the
-minutes (within one heartbeat interval); dragging to the end earns nothing for the skipped part."""
+minutes (within one heartbeat interval); dragging to the end earns nothing for the skipped part;
+of two tabs playing one lesson, the one taken over stops and says so (issue 9, defect 3)."""
 
 import secrets
 import shutil
@@ -12,11 +13,13 @@ from tests.support.browser import serve, sign_in
 from tests.support.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
+    ActivePlay,
     BeatRejection,
     Course,
     Lesson,
     Organization,
     Person,
+    PlaySession,
     Rendition,
     StudyCredit,
     WatchStretch,
@@ -206,3 +209,88 @@ def test_a_slow_connection_starts_with_the_smallest_rendition(study_app, lesson_
         assert page.evaluate("navigator.connection.downlink") < 0.6
         assert page.locator("#rendition").input_value() == "240p"
         assert "240p" in page.evaluate("document.getElementById('video').currentSrc")
+
+
+PLAYING = "() => { const v = document.getElementById('video'); return !v.paused && !v.ended; }"
+STOPPED = ("() => document.getElementById('video').paused"
+           " && !document.getElementById('superseded').hidden")
+
+
+def active_sessions(app, lesson_id):
+    with app.app_context(), database.connection_context():
+        pointer = ActivePlay.select(ActivePlay.play_session).scalar()
+        active = [p.token for p in PlaySession.select().where(
+            (PlaySession.lesson == lesson_id) & PlaySession.active)]
+        return PlaySession.get_by_id(pointer).token, active
+
+
+def test_the_tab_taken_over_stops_and_only_its_button_takes_back(study_app, lesson_video,
+                                                                browser_page, trainee_id):
+    lesson_id = add_lesson(study_app, lesson_video, "两台设备")
+    first = browser_page
+    with serve(study_app) as server:
+        sign_in(first, server, trainee_id)
+        open_player(first, server, lesson_id)
+        first.evaluate("document.getElementById('video').play()")
+        first.wait_for_function("() => document.getElementById('video').currentTime > 2")
+        second = first.context.new_page()
+        open_player(second, server, lesson_id)
+        second.evaluate("document.getElementById('video').play()")
+        # The first tab's next heartbeat learns it was taken over and stops.
+        first.wait_for_function(STOPPED, timeout=10_000)
+        assert "已在其他设备或页面继续学习" in first.locator("#superseded").inner_text()
+        second.wait_for_timeout(5000)  # a few heartbeats: nobody takes anything back
+        assert first.evaluate(STOPPED) and second.evaluate(PLAYING)
+        assert second.locator("#superseded").is_hidden()
+        pointer, active = active_sessions(study_app, lesson_id)
+        assert active == [pointer]
+        # The first tab's button takes over; now the second one stops and says so.
+        first.click("#continue-here")
+        first.wait_for_function(PLAYING, timeout=10_000)
+        second.wait_for_function(STOPPED, timeout=10_000)
+        first.wait_for_timeout(5000)
+        assert first.evaluate(PLAYING) and second.evaluate(STOPPED)
+        assert first.locator("#superseded").is_hidden()
+        pointer, active = active_sessions(study_app, lesson_id)
+        assert active == [pointer]
+        second.close()
+
+
+def test_the_player_says_why_fast_playback_does_not_count(study_app, lesson_video, browser_page,
+                                                         trainee_id):
+    """Issue 9, defect 7: at 2x the server answered 播放倍速超过允许值 and the player said nothing."""
+    lesson_id = add_lesson(study_app, lesson_video, "倍速")
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        page.evaluate("() => { const v = document.getElementById('video');"
+                      " v.playbackRate = 2; v.play(); }")
+        page.wait_for_function("() => document.getElementById('beat-status').textContent"
+                               ".includes('播放倍速超过允许值')", timeout=15_000)
+
+
+def test_a_new_trainee_plays_a_demo_lesson_and_sees_a_minute(study_app, browser_page, trainee_id):
+    """Issue 9, defect 5: every demo lecture lasted 30 s and credited nothing."""
+    from xuetang.seed import demo_media
+    from xuetang.video.probe import ffmpeg_binary
+
+    with study_app.app_context(), database.connection_context():
+        orgs = {kind: Organization.get(Organization.kind == kind)
+                for kind in ("ce_base", "title_office")}
+        course, specs = demo_media.ensure_courses(orgs)[1]  # 数字经济与数字化转型: one lesson
+        assert demo_media.generate([(course, specs)], study_app.config["MEDIA_ROOT"],
+                                   ffmpeg_binary(None)) == 1
+        lesson = Lesson.get(Lesson.course == course)
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson.id)
+        page.evaluate("document.getElementById('video').play()")
+        page.wait_for_function("() => document.getElementById('lesson-minutes').textContent"
+                               " === '1'", timeout=90_000)
+        page.evaluate("document.getElementById('video').pause()")
+        page.goto(f"{server.url}/study/year")
+        page.click("summary")
+        item = page.locator("ul.ledger li", has_text=lesson.title)
+        assert item.count() == 1 and "1 分钟" in item.inner_text()

@@ -89,11 +89,12 @@ def test_too_bright():
     assert result.luminance > 220
 
 
-def test_blurred_fixture_has_no_detectable_face():
-    # Honest result: a_blurred.jpg is so soft that the HOG detector finds nothing, even upsampled.
+def test_blurred_fixture_is_reported_as_blurred_not_as_no_face():
+    # a_blurred.jpg is so soft that the HOG detector finds nothing, even upsampled: issue 9 asks
+    # for the hint that helps (hold still, wipe the lens), not "no face".
     result = analysis.analyse(raw("a_blurred"))
-    assert_only(result, "no_face")
-    assert result.upsample == 1
+    assert_only(result, "blurred")
+    assert result.upsample == 1 and result.face_count == 0
 
 
 @pytest.mark.parametrize(("name", "radius"), [("a_enroll", 2), ("a_webcam", 1), ("b_webcam", 2)])

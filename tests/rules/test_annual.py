@@ -128,3 +128,17 @@ def test_totals_equal_the_sum_of_capped_parts(lines):
     assert status.total == sum(status.capped_by_source.values(), Fraction(0))
     assert all(v >= 0 for v in status.capped_by_source.values())
     assert 0 <= status.percent() <= 100
+
+
+@given(st.integers(0, 10_000), st.integers(1, 200))
+def test_obtained_and_missing_as_shown_add_up_to_the_requirement(minutes, required_hours):
+    """Issue 9: 2 minutes of 45 showed 0.04 obtained and 29.95 missing of 30.00."""
+    from xuetang.rules.annual import to_decimal, to_decimal_up
+
+    obtained = Fraction(minutes, 45)
+    required = Fraction(required_hours)
+    missing = max(Fraction(0), required - obtained)
+    if missing:
+        assert to_decimal(obtained) + to_decimal_up(missing) == Decimal(required_hours)
+    assert to_decimal_up(Fraction(0)) == Decimal("0.00")
+    assert to_decimal_up(Fraction(30) - Fraction(2, 45)) == Decimal("29.96")

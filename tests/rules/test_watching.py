@@ -545,3 +545,25 @@ def test_a_greedy_client_never_beats_the_wall_clock_bound(steps, max_rate):
     assert state.earned_ms <= math.floor(Fraction(max_rate) * wall) + state.tolerance_ms
     assert state.earned_ms == min(pos, math.floor(Fraction(max_rate) * wall)
                                   + state.tolerance_ms)
+
+
+@given(st.lists(st.integers(0, 200_000), max_size=40), st.integers(0, 120))
+def test_minutes_due_carries_every_second_and_the_cap_still_holds(additions, cap):
+    """Crediting the minutes a running ms total owes, after each addition, loses no second:
+    the sum is always the whole minutes of the total (and, capped, never above the cap)."""
+    total = credited = capped = 0
+    for ms in additions:
+        total += ms
+        due = timeline.minutes_due(total, credited)
+        credited += due
+        capped += cap_minutes(capped, timeline.minutes_due(total, capped), Decimal(cap), 1)
+        assert credited == total // 60_000
+        assert capped == min(cap, total // 60_000)
+
+
+def test_ten_lessons_of_four_and_a_half_minutes_earn_forty_five():
+    total = credited = 0
+    for _ in range(10):
+        total += 270_000
+        credited += timeline.minutes_due(total, credited)
+    assert credited == 45

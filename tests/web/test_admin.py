@@ -77,3 +77,24 @@ def test_home_pages_per_role(app, auth, client, trainee_id):
         auth.login(login)
         assert marker in client.get("/").get_data(as_text=True), login
         auth.logout()
+
+
+def test_staff_are_greeted_by_organisation_and_role(app, auth, client):
+    """Issue 9, defect 8: the greeting said "您好，city"."""
+    for login, title in [("city", "济南市人力资源和社会保障局 · 市人社管理员"),
+                         ("lixia", "历下区人力资源和社会保障局 · 区县人社管理员"),
+                         ("cebase", "济南市专业技术人员继续教育基地 · 继续教育基地")]:
+        auth.login(login)
+        page = client.get("/").get_data(as_text=True)
+        assert f"您好，{title}" in page and f"您好，{login}" not in page, login
+        auth.logout()
+
+
+def test_an_admin_with_two_roles_is_listed_once(app, auth, client):
+    """Issue 9, defect 8: 机构管理 listed the CE base's admin twice (ce_base and uploader)."""
+    import re
+
+    auth.login("city")
+    page = client.get("/admin/orgs").get_data(as_text=True)
+    row = re.search(r"<tr><td>济南市专业技术人员继续教育基地</td>.*?</tr>", page).group(0)
+    assert row.count("cebase") == 1

@@ -176,3 +176,23 @@ def test_trainee_cannot_manage(client, auth, trainee_id):
 def test_course_series_links_are_unique(db):
     course = Course.get(Course.title == "新一代信息技术前沿：人工智能与大数据")
     assert CourseSeries.select().where(CourseSeries.course == course).count() == 1
+
+
+def test_a_professional_course_names_its_specialty(client, signed_uploader, db):
+    """Issue 9, defect 9: the plaza filters by specialty, so uploaders set it."""
+    from xuetang.models import Specialty
+
+    building = Specialty.get(Specialty.name == "建设工程")
+    db.close()
+    page = client.get("/courses/new").get_data(as_text=True)
+    assert "专业方向" in page and "工程技术 · 建设工程" in page
+    other = series_id("高等学校教师")
+    db.close()
+    refused = client.post("/courses/new", data=course_form(
+        signed_uploader, series=[str(other)], specialty=str(building.id)))
+    assert refused.status_code == 400
+    assert "所选专业方向不属于所选的职称系列" in refused.get_data(as_text=True)
+    reply = client.post("/courses/new", data=course_form(signed_uploader,
+                                                         specialty=str(building.id)))
+    assert reply.status_code == 303, reply.get_data(as_text=True)[-3000:]
+    assert Course.get(Course.title == "云计算与信息安全").specialty_id == building.id

@@ -170,3 +170,29 @@ def test_qr_code_never_follows_an_untrusted_host_header(client, auth, app):
         "http://192.168.1.20:8000/")
     app.config["PUBLIC_URL"] = "https://xuetang.example.cn/"
     assert client.get("/plaza/qr.svg", headers=forged).data == qr_svg("https://xuetang.example.cn/")
+
+
+BUILDING = "建设工程绿色建造新技术"
+
+
+def test_the_plaza_filters_by_specialty_too(client, auth, db):
+    """Issue 9, defect 9: specialties exist (新一代信息技术, 建设工程 in 工程技术) but the plaza
+    had no picker."""
+    from xuetang.models import Specialty
+
+    building = Specialty.get(Specialty.name == "建设工程").id
+    db.close()
+    auth.login(trainee("王建华"))  # 工程技术: the only series he sees, so its specialties show
+    page = client.get("/plaza/").get_data(as_text=True)
+    assert 'aria-label="专业方向"' in page and "新一代信息技术" in page
+    assert f'href="/plaza/?specialty={building}"' in page
+    fragment = client.get(f"/plaza/?specialty={building}", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert "<html" not in body and BUILDING in body and IT not in body
+    assert PUBLIC in body  # public courses count for every specialty
+    auth.logout()
+    auth.login("employer")  # staff: specialties appear once a series is picked
+    assert 'aria-label="专业方向"' not in client.get("/plaza/").get_data(as_text=True)
+    with_series = client.get(f"/plaza/?series={Specialty.get_by_id(building).series_id}"
+                             f"&specialty={building}").get_data(as_text=True)
+    assert BUILDING in with_series and IT not in with_series

@@ -166,3 +166,73 @@ def test_each_heartbeat_reads_the_face_checks_once(app, tab, clock, monkeypatch)
     answers = tab.play(clock, 0, 60, first=False)
     assert len(answers) >= 3 and all(a.status_code == 200 for a in answers)
     assert len(reads) == len(answers) and len(expiries) == len(answers)
+
+
+def pass_a_new_check(app, tab, clock, trainee_id):
+    """Issue an in-play check now and pass it (releases what is held before now)."""
+    with app.app_context(), database.connection_context():
+        from xuetang import clock as server_clock
+        from xuetang.models import Person
+        from xuetang.services import face_checks
+        person = Person.get(Person.id_number == trainee_id)
+        face_checks.issue_check(person, tab.lesson_id, tab.session, kind="in_play",
+                                now=server_clock.utcnow())
+    decide_checks(app, tab.session, clock)
+
+
+def test_going_silent_earns_nothing_and_resuming_needs_a_new_check(app, tab, clock, trainee_id):
+    """Issue 9, defect 2: pass a check, go silent for 150 s, then beat as if it had played."""
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    tab.play(clock, 0, 60, first=False)
+    clock.advance(150)
+    answer = tab.beat(210).get_json()
+    assert answer["codes"] == ["blocked"]
+    assert answer["face"]["blocked"] is True and "心跳" in answer["face"]["reason"]
+    assert answer["face"]["check"] is not None  # the page resumes with a new check
+    assert decide_checks(app, tab.session, clock) == 1
+    tab.beat(210, "start")
+    tab.play(clock, 210, 270, first=False)
+    pass_a_new_check(app, tab, clock, trainee_id)
+    # What an honest viewer earns of those 60 + 60 s of play; the silent 150 s earn nothing.
+    assert online_minutes(trainee_id, 2021) == 2
+    with database.connection_context():
+        missed = FaceCheck.get(FaceCheck.reason_code == "silent")
+        assert missed.decision == "timeout" and missed.play_session_id == tab.session
+
+
+def test_a_paused_player_may_stay_silent(app, tab, clock, trainee_id):
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    tab.play(clock, 0, 60, first=False)
+    tab.beat(60, "pause", playing=False)
+    clock.advance(600)
+    answer = tab.beat(60, "start").get_json()
+    assert answer["face"]["blocked"] is False and answer["codes"] == []
+    tab.play(clock, 60, 120, first=False)
+    pass_a_new_check(app, tab, clock, trainee_id)
+    assert online_minutes(trainee_id, 2021) == 2
+
+
+def test_random_checks_follow_the_server_clock_not_the_claimed_play(app, tab, clock, trainee_id,
+                                                                  monkeypatch):
+    """A client claiming tiny advances still meets checks at the rate of server play time."""
+    from xuetang.services import face_checks
+
+    seen = []
+    real = face_checks.check_due
+
+    def spy(since_ms, step_ms, **kwargs):
+        seen.append(step_ms)
+        return real(since_ms, step_ms, **kwargs)
+
+    monkeypatch.setattr(face_checks, "check_due", spy)
+    tab.open()
+    decide_checks(app, tab.session, clock)
+    tab.beat(0, "start")
+    for position in (1, 2, 3):  # a second claimed per 15 s of server time
+        clock.advance(15)
+        tab.beat(position)
+    assert seen == [15_000, 15_000, 15_000]

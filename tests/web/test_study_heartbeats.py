@@ -158,7 +158,7 @@ def test_a_second_device_takes_over(client, app, player, clock, trainee_id, less
         clock.advance(15)
         first_answer = player.beat(position - 60 + 60).get_json()
         assert first_answer["codes"] == ["superseded"] and first_answer["superseded"] is True
-        assert "其他页面或设备" in first_answer["notice"]
+        assert "已在其他设备或页面继续学习" in first_answer["notice"]
         assert second.beat(position).get_json()["codes"] == []
     assert online_minutes(trainee_id) == 2  # 0-60 from the first, 60-120 from the second only
 

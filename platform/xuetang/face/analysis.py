@@ -23,6 +23,7 @@ from xuetang.face.quality import (
     Limits,
     Problem,
     decode_jpeg,
+    frame_problems,
     grey,
     quality_problems,
     sharpness,
@@ -172,9 +173,13 @@ class FaceEngine:
             descriptor=None, box=None, boxes=boxes, face_count=len(rects), luminance=None,
             sharpness=None, image_size=(width, height), upsample=upsample,
         )
-        if len(rects) != 1:
-            code = "no_face" if not rects else "multiple_faces"
-            return Analysis(**result, problems=(Problem.of(code),))
+        if len(rects) > 1:
+            return Analysis(**result, problems=(Problem.of("multiple_faces"),))
+        if not rects:
+            # A frame too blurred or too dark to find a face in says so: "no face" would send
+            # the trainee looking for the wrong fix.
+            problems = frame_problems(rgb, limits) or [Problem.of("no_face")]
+            return Analysis(**result, problems=tuple(problems))
 
         box = boxes[0]
         left, top, right, bottom = box

@@ -223,6 +223,21 @@ def sharpness(face_grey: np.ndarray) -> float:
     return 100.0 * laplacian_variance(norm) / contrast
 
 
+def frame_problems(rgb: np.ndarray, limits: Limits) -> list[Problem]:
+    """Why no face was found, when the whole frame tells: too dark, too bright, or too blurred for
+    the detector (a_blurred.jpg scores 0.7 as a frame, every sharp fixture 23 or more); [] when
+    the frame looks usable and there simply is no face in it."""
+    frame = grey(rgb)
+    luminance = float(frame.mean()) if frame.size else 0.0
+    if luminance < limits.min_luminance:
+        return [Problem.of("too_dark")]
+    if luminance > limits.max_luminance:
+        return [Problem.of("too_bright")]
+    if sharpness(frame) < limits.min_sharpness:
+        return [Problem.of("blurred")]
+    return []
+
+
 def quality_problems(
     box: tuple[int, int, int, int], image_shape: tuple[int, ...], luminance: float,
     sharp: float, limits: Limits,

@@ -12,7 +12,7 @@ from peewee import (
 
 from xuetang.clock import utcnow
 from xuetang.models.base import BaseModel, HoursField
-from xuetang.models.people import Account, Organization, Series
+from xuetang.models.people import Account, Organization, Series, Specialty
 from xuetang.rules.annual import CATEGORY_LABELS
 
 LESSON_STATUS = {
@@ -30,6 +30,8 @@ class Course(BaseModel):
     description = TextField(default="")
     category = CharField()  # public | professional
     declared_hours = HoursField()  # the most that watching this course can ever credit
+    # A professional course may belong to one specialty of its series (the annex's guides).
+    specialty = ForeignKeyField(Specialty, null=True, on_delete="SET NULL")
     published = BooleanField(default=False, index=True)
     created_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)

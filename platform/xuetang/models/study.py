@@ -77,6 +77,9 @@ class ActivePlay(BaseModel):
     person = ForeignKeyField(Person, unique=True, on_delete="CASCADE")
     play_session = ForeignKeyField(PlaySession, null=True, on_delete="SET NULL")
     updated_at = DateTimeField(default=utcnow)
+    # rules.wallclock.PersonClock: credited play occupies the person's time line up to here,
+    # across every session, so no churn of sessions earns faster than time passes.
+    occupied_until_ms = BigIntegerField(null=True)
 
     class Meta:
         table_name = "active_play"
@@ -95,6 +98,7 @@ class StudyCredit(BaseModel):
     covered_before_ms = IntegerField()  # lesson coverage this year before this credit
     covered_after_ms = IntegerField()
     uncapped_minutes = IntegerField()  # whole minutes gained before the course cap
+    course_covered_ms = BigIntegerField(null=True)  # the course's verified ms this year, after it
     credited_at = DateTimeField(default=utcnow)
 
     class Meta:

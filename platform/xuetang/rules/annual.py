@@ -7,6 +7,7 @@ that 10 online minutes at 45 minutes per hour is exactly 2/9 of an hour. Display
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -96,6 +97,12 @@ def to_decimal(value: Fraction, places: int = 2) -> Decimal:
     quantum = Decimal(1).scaleb(-places)
     whole = Decimal(value.numerator) / Decimal(value.denominator)
     return whole.quantize(quantum, rounding=ROUND_DOWN)
+
+
+def to_decimal_up(value: Fraction, places: int = 2) -> Decimal:
+    """Round an exact amount up for display: what is still missing is never shown as less, so
+    the obtained part (rounded down) and the missing part always add up to the requirement."""
+    return Decimal(math.ceil(Fraction(value) * 10**places)).scaleb(-places)
 
 
 @dataclass

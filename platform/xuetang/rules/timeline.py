@@ -60,3 +60,10 @@ def minutes_gained(previous, new, duration_ms: int) -> int:
     never loses the seconds that add up across sessions."""
     before = watched_minutes(previous, duration_ms)
     return watched_minutes([*previous, *new], duration_ms) - before
+
+
+def minutes_due(total_ms: int, credited_minutes: int) -> int:
+    """Whole minutes a running total of verified play still owes, given the minutes already
+    credited from it: the seconds short of a minute are carried, never lost, so crediting this
+    after every addition to the total always sums to total_ms // MS_PER_MINUTE."""
+    return max(0, total_ms // MS_PER_MINUTE - credited_minutes)

@@ -45,6 +45,7 @@ from fractions import Fraction
 
 from xuetang.rules.heartbeat import ENDED, PAUSE, SEEK, Heartbeat
 from xuetang.rules.timeline import Stretch, measure_ms, union
+from xuetang.rules.wallclock import PersonClock, charge
 
 # Rejection codes (machine) and their reasons (for the evidence log, Chinese).
 WRONG_SESSION = "wrong_session"
@@ -63,7 +64,7 @@ OVER_WALL_CLOCK = "over_wall_clock"
 REASONS = {
     WRONG_SESSION: "心跳不属于本次播放会话，已忽略",
     CLOSED: "本次播放会话已结束，心跳已忽略",
-    SUPERSEDED: "已在其他页面或设备开始播放，本会话不再计时",
+    SUPERSEDED: "已在其他设备或页面继续学习，本会话不再计时",
     DUPLICATE_SEQ: "重复或过期的心跳序号，已忽略",
     OUT_OF_RANGE: "播放位置超出课程时长范围，已忽略",
     CLOCK_BACKWARDS: "服务器时间倒退，本段不计时",
@@ -268,6 +269,7 @@ class Outcome:
     state: SessionState
     played: Played | None = None
     rejections: tuple[Rejection, ...] = ()
+    person: PersonClock | None = None  # the person's wall-clock time line after this beat
 
     @property
     def stretch(self) -> Stretch | None:
@@ -283,27 +285,29 @@ class Outcome:
         return any(code in IGNORING_CODES for code in self.codes)
 
 
-def accept(state: SessionState, beat: Heartbeat,
-           active_session_id: str | None = None) -> Outcome:
-    """Fold one heartbeat into a session. Pass the person's active session id to enforce takeover.
+def accept(state: SessionState, beat: Heartbeat, active_session_id: str | None = None,
+           person: PersonClock | None = None) -> Outcome:
+    """Fold one heartbeat into a session. Pass the person's active session id to enforce takeover
+    and the person's clock to hold all their sessions together to wall-clock time
+    (rules.wallclock); the outcome carries the person's clock after the beat.
 
     Never raises for a well-formed beat: anything that does not count comes back as a rejection.
     """
     if beat.session_id != state.session_id:
-        return Outcome(state, None, (Rejection.of(WRONG_SESSION, beat),))
+        return Outcome(state, None, (Rejection.of(WRONG_SESSION, beat),), person=person)
     if state.closed:
-        return Outcome(state, None, (Rejection.of(CLOSED, beat),))
+        return Outcome(state, None, (Rejection.of(CLOSED, beat),), person=person)
     if state.superseded or not active_session_wins(active_session_id, beat.session_id):
-        return Outcome(supersede(state), None, (Rejection.of(SUPERSEDED, beat),))
+        return Outcome(supersede(state), None, (Rejection.of(SUPERSEDED, beat),), person=person)
     if state.last_seq is not None and beat.seq <= state.last_seq:
         detail = f"上次序号 {state.last_seq}"
-        return Outcome(state, None, (Rejection.of(DUPLICATE_SEQ, beat, detail),))
+        return Outcome(state, None, (Rejection.of(DUPLICATE_SEQ, beat, detail),), person=person)
     position = beat.position_ms
     if state.duration_ms < position <= state.duration_ms + END_GRACE_MS:
         position = state.duration_ms
     if not 0 <= position <= state.duration_ms:
         detail = f"位置 {beat.position_ms} 毫秒，时长 {state.duration_ms} 毫秒"
-        return Outcome(state, None, (Rejection.of(OUT_OF_RANGE, beat, detail),))
+        return Outcome(state, None, (Rejection.of(OUT_OF_RANGE, beat, detail),), person=person)
 
     rejections: list[Rejection] = []
     played: Played | None = None
@@ -344,6 +348,9 @@ def accept(state: SessionState, beat: Heartbeat,
         else:
             budget = replace(state, playing_ms=playing_ms, earned_ms=earned_ms).budget_ms()
             credit = max(0, min(advance, budget))
+            if person is not None:
+                person, credit = charge(person, state.last_server_ms, beat.server_ms, credit,
+                                        state.max_rate, state.tolerance_ms)
             if credit < advance:
                 refuse(OVER_WALL_CLOCK, f"前进 {advance} 毫秒，仅计 {credit} 毫秒")
             if credit > 0:
@@ -369,4 +376,4 @@ def accept(state: SessionState, beat: Heartbeat,
         stretches=stretches,
         closed=beat.event == ENDED,
     )
-    return Outcome(new_state, played, tuple(rejections))
+    return Outcome(new_state, played, tuple(rejections), person)

@@ -17,14 +17,16 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, Specialty
 from xuetang.video import media_store
 
 log = logging.getLogger(__name__)
 
-LECTURE_SECONDS = 30
+# Long enough that a new trainee sees minutes arrive on the year page (the ledger counts whole
+# minutes), still quick to make: still slides at a low frame rate, about 2 MB a lecture.
+LECTURE_SECONDS = 240
 SLIDE_SIZE = (640, 360)
-FPS = 10
+FPS = 2
 CJK_FONTS = [
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -34,6 +36,7 @@ CJK_FONTS = [
 ]
 
 # (organization kind, title, category, series names, hours, description, [(lesson, [bullets])])
+# and, for a professional course of one specialty, that specialty's name last
 DEMO_COURSES = [
     ("ce_base", "专业技术人员职业道德与诚信建设", "public", [], Decimal(2),
      "公需科目：专业技术人员的职业道德规范、学术诚信与法律责任。",
@@ -45,10 +48,12 @@ DEMO_COURSES = [
     ("title_office", "新一代信息技术前沿：人工智能与大数据", "professional", ["工程技术"], Decimal(3),
      "工程技术系列专业科目（新一代信息技术方向）。",
      [("第一讲 人工智能的基本概念", ["机器学习与深度学习", "典型应用场景", "可信与安全的人工智能"]),
-      ("第二讲 大数据平台与数据治理", ["数据采集、存储与计算", "数据质量与数据安全", "行业应用案例"])]),
+      ("第二讲 大数据平台与数据治理", ["数据采集、存储与计算", "数据质量与数据安全", "行业应用案例"])],
+     "新一代信息技术"),
     ("title_office", "建设工程绿色建造新技术", "professional", ["工程技术"], Decimal(2),
      "工程技术系列专业科目（建设工程方向）。",
-     [("第一讲 装配式建筑与绿色施工", ["装配式建筑的技术体系", "绿色施工的评价标准", "质量安全管理要点"])]),
+     [("第一讲 装配式建筑与绿色施工", ["装配式建筑的技术体系", "绿色施工的评价标准", "质量安全管理要点"])],
+     "建设工程"),
     ("ce_base", "医疗质量与患者安全", "professional", ["卫生技术"], Decimal(2),
      "卫生技术系列专业科目。",
      [("第一讲 医疗质量管理核心制度", ["首诊负责与三级查房", "手术安全核查", "不良事件报告与改进"])]),
@@ -59,11 +64,15 @@ DRAFT_COURSE = ("ce_base", "（草稿）继续教育基地内部课程", "profes
 
 
 def _course(org: Organization, spec) -> Course:
-    _kind, title, category, series_names, hours, description, lessons = spec
+    _kind, title, category, series_names, hours, description, lessons = spec[:7]
+    specialty = (Specialty.select().join(Series)
+                 .where((Specialty.name == spec[7]) & Series.name.in_(series_names)).first()
+                 if len(spec) > 7 else None)
     course = Course.get_or_none((Course.organization == org) & (Course.title == title))
     if course is None:
         course = Course.create(organization=org, title=title, description=description,
-                               category=category, declared_hours=hours, published=False)
+                               category=category, declared_hours=hours, published=False,
+                               specialty=specialty)
         for name in series_names:
             series = Series.get_or_none(Series.name == name)
             if series is not None:

@@ -49,6 +49,7 @@ class CourseFields:
     declared_hours: Decimal
     organization_id: int
     series_ids: Sequence[int]  # only kept for professional courses
+    specialty_id: int | None = None  # a specialty of one of those series (professional only)
 
 
 def lessons_of(course: Course) -> list[Lesson]:
@@ -77,6 +78,7 @@ def _write_course(course: Course | None, fields: CourseFields, author: Account |
         "category": fields.category,
         "declared_hours": fields.declared_hours,
         "organization": fields.organization_id,
+        "specialty": fields.specialty_id if fields.category == "professional" else None,
         "updated_at": utcnow(),
     }
     with database.atomic():

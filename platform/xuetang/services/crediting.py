@@ -3,9 +3,11 @@
 - `settle`: run the gate (rules.gate.release) over a session's held stretches: credit, keep
   holding, or drop. Called by heartbeats (under their lock) and by `settle_after_check`, the
   receiver of the face-check signals (connected in xuetang.wiring), which locks for itself.
-- Each credit event that completes whole minutes appends one `online` ledger line. The lesson's
-  minutes are `minutes_gained` over the union of everything credited this year (so the seconds
-  of several sessions add up), then capped against the course's declared hours.
+- Each credit event that completes whole minutes appends one `online` ledger line. Verified
+  play is kept in ms: per lesson the union of everything credited this year (rewatching never
+  adds), per course the sum of its lessons; the line's minutes are the whole minutes that running
+  total still owes (`minutes_due`, the seconds carried to the next credit), capped against the
+  course's declared hours.
 - Eligibility: the study year is the calendar year of the day the play happened; professional
   courses earn only inside that year's window and only for the trainee's own series
   (rules.eligibility words the reasons).
@@ -21,11 +23,19 @@ from peewee import Case, fn
 
 from xuetang import clock
 from xuetang.db import for_update, locked
-from xuetang.models import LedgerLine, LessonCoverage, PlaySession, StudyCredit, StudyYear, WatchStretch
+from xuetang.models import (
+    LedgerLine,
+    Lesson,
+    LessonCoverage,
+    PlaySession,
+    StudyCredit,
+    StudyYear,
+    WatchStretch,
+)
 from xuetang.rules import eligibility as rules
 from xuetang.rules.annual import ONLINE
 from xuetang.rules.gate import Gate, release
-from xuetang.rules.timeline import Stretch, measure_ms, minutes_gained, union
+from xuetang.rules.timeline import Stretch, measure_ms, minutes_due, union
 from xuetang.services import catalog, face_checks
 
 
@@ -40,6 +50,15 @@ def credited_minutes(person, lesson, year: int) -> tuple[int, int]:
         .tuples()
         .first())
     return int(row[0] or 0), int(row[1] or 0)
+
+
+def course_covered_ms(person, course, year: int) -> int:
+    """The person's verified ms of a course this year: each lesson's credited union, summed."""
+    return int(LessonCoverage.select(fn.COALESCE(fn.SUM(LessonCoverage.covered_ms), 0))
+               .join(Lesson)
+               .where((LessonCoverage.person == person) & (Lesson.course == course)
+                      & (LessonCoverage.year == year))
+               .scalar() or 0)
 
 
 @dataclass
@@ -153,7 +172,8 @@ def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
 
 def _credit_day(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
                 allowed: Eligibility) -> int:
-    """Credit one day's approved stretches: whole new minutes of the lesson become one ledger line.
+    """Credit one day's approved stretches: the whole minutes the course's running total of
+    verified play still owes become one ledger line (tied to this lesson).
 
     Returns the minutes written to the ledger."""
     person, lesson = play.person, play.lesson
@@ -175,30 +195,34 @@ def _credit_day(play: PlaySession, stretches: list[WatchStretch], server_ms: int
     new = [Stretch(s.start_ms, s.end_ms) for s in stretches]
     duration = lesson.duration_ms
     merged = union([*previous, *new])
-    gained = minutes_gained(previous, new, duration)
-    minutes = 0
-    if gained > 0:
-        course_total, _lesson_total = credited_minutes(person, lesson, year)  # fresh, locked
-        minutes = rules.cap_minutes(course_total, gained, course.declared_hours,
-                                    study_year.minutes_per_hour)
+    covered_before = coverage.covered_ms
+    coverage.stretches = json.dumps([[s.start_ms, s.end_ms] for s in merged])
+    coverage.covered_ms = measure_ms(merged, duration)
+    coverage.save()
+    # Whole minutes come from the running total of the course's verified ms this year, so the
+    # seconds short of a minute carry over to the next lesson instead of being lost to rounding.
+    course_ms = course_covered_ms(person, course, year)
+    course_total, _lesson_total = credited_minutes(person, lesson, year)  # fresh, locked
+    gained = minutes_due(course_ms, course_total)
+    minutes = rules.cap_minutes(course_total, gained, course.declared_hours,
+                                study_year.minutes_per_hour)
     credit = None
     if minutes > 0:
         line = LedgerLine.append(person, year, course.category, ONLINE, minutes=minutes,
                                  evidence=f"线上学习：{course.title} · {lesson.title}")
         credit = StudyCredit.create(
             ledger_line=line, person=person, lesson=lesson, course=course, year=year,
-            minutes=minutes, covered_before_ms=coverage.covered_ms,
-            covered_after_ms=measure_ms(merged, duration), uncapped_minutes=gained,
-            credited_at=decided_at)
-        # Seconds credited earlier without completing a minute are part of this line's minutes.
+            minutes=minutes, covered_before_ms=covered_before,
+            covered_after_ms=coverage.covered_ms, uncapped_minutes=gained,
+            course_covered_ms=course_ms, credited_at=decided_at)
+        # Seconds of the course credited earlier without completing a minute (on this lesson or
+        # another) are part of this line's minutes.
+        lessons = Lesson.select(Lesson.id).where(Lesson.course == course)
         (WatchStretch.update(credit=credit)
-         .where((WatchStretch.person == person) & (WatchStretch.lesson == lesson)
+         .where((WatchStretch.person == person) & WatchStretch.lesson.in_(lessons)
                 & (WatchStretch.status == "credited") & (WatchStretch.year == year)
                 & (WatchStretch.credit.is_null()))
          .execute())
-    coverage.stretches = json.dumps([[s.start_ms, s.end_ms] for s in merged])
-    coverage.covered_ms = measure_ms(merged, duration)
-    coverage.save()
     note = "本课程已达申报学时上限，超出部分不计" if minutes < gained else ""
     for stretch in stretches:
         stretch.status, stretch.year, stretch.credit = "credited", year, credit

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from blinker import Namespace
 from flask import current_app, url_for
 
-from xuetang.clock import to_ms, utcnow
+from xuetang.clock import as_utc, to_ms, utcnow
 from xuetang.db import database
 from xuetang.face import analysis
 from xuetang.face.quality import ImageRejected, Limits
@@ -43,6 +43,7 @@ REASONS = {
     "replayed": "与之前提交的照片完全相同，请使用摄像头实时拍摄。",
     "not_enrolled": "尚未登记参考人脸，无法核验。",
     "timeout": "未在规定时间内完成人脸核验，播放已暂停。",
+    "silent": "播放中长时间未收到心跳（网络中断或页面离线），这段时间不计学时；请重新完成人脸核验后继续。",
     **analysis.PROBLEM_MESSAGES,
 }
 NOT_YET_CHECKED = "请先完成人脸核验，再开始学习。"
@@ -219,6 +220,27 @@ def open_face(person: Person, lesson_id: int, play_session_id,
     return view
 
 
+def note_silence(view: SessionView, person: Person, lesson_id: int, state: SessionState,
+                 server_ms: int) -> bool:
+    """A playing session that went silent for longer than two heartbeats (plus the tolerance)
+    may have skipped the checks the server's clock would have handed out: the gap is recorded as a
+    missed check (so it blocks, and its play never counts) and a new check is issued to resume."""
+    cfg = current_app.config
+    max_gap_ms = 2000 * int(cfg["HEARTBEAT_SECONDS"]) + int(cfg["PLAYBACK_TOLERANCE_MS"])
+    if (view.refusal or view.blocked or state.closed or state.superseded or not state.last_playing
+            or state.last_server_ms is None or server_ms - state.last_server_ms <= max_gap_ms):
+        return False
+    now = view.now
+    view.checks.append(FaceCheck.create(
+        person=person, lesson=lesson_id, kind="in_play", play_session_id=view.play_session_id,
+        nonce=secrets.token_urlsafe(24), issued_at=as_utc(state.last_server_ms + max_gap_ms),
+        expires_at=now, decided_at=now, decision="timeout", reason_code="silent",
+        reason=REASONS["silent"]))
+    if view.pending is None:
+        view.issued(issue_check(person, lesson_id, view.play_session_id, kind="retry", now=now))
+    return True
+
+
 def after_beat(view: SessionView, person: Person, lesson_id: int, *, step_ms: int,
                remaining_ms: int | None = None, ending: bool = False,
                rng: random.Random | None = None) -> SessionView:
@@ -227,7 +249,8 @@ def after_beat(view: SessionView, person: Person, lesson_id: int, *, step_ms: in
     before the lesson ends, so every lesson gets at least one); on the beat that ends the lesson
     with play still held (`ending`), a closing check, so the end is not lost for want of one.
 
-    step_ms is the play time the beat added; remaining_ms what is left of the lesson."""
+    step_ms is the server time the beat's step played (the server's clock, never the position
+    the client claims); remaining_ms what is left of the lesson."""
     now = view.now
     if view.pending is None and not view.blocked and step_ms > 0:
         last_issue = max((c.issued_at for c in view.checks), default=None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from xuetang import clock
 from xuetang.models import (
     BeatRejection,
+    FaceCheck,
     FilingCredit,
     LedgerLine,
     Person,
@@ -96,6 +97,10 @@ class Evidence:
     stretches: list[WatchStretch]
     sessions: list[PlaySession]
     rejections: dict[int, list[BeatRejection]]
+    releasing: list[FaceCheck]  # the passing face checks that released these stretches
+    # Stretches shorter than the page's one-second resolution: counted, not listed as 0:00-0:00.
+    short_count: int = 0
+    short_ms: int = 0
 
 
 def evidence_for(person, line_id: int) -> Evidence | None:
@@ -104,7 +109,7 @@ def evidence_for(person, line_id: int) -> Evidence | None:
     if line is None:
         return None
     credit = StudyCredit.get_or_none(StudyCredit.ledger_line == line)
-    stretches, sessions, rejections = [], [], {}
+    stretches, sessions, rejections, releasing = [], [], {}, []
     if credit is not None:
         stretches = list(WatchStretch.select()
                          .where(WatchStretch.credit == credit)
@@ -117,4 +122,30 @@ def evidence_for(person, line_id: int) -> Evidence | None:
                                        .where(BeatRejection.play_session == play)
                                        .order_by(BeatRejection.server_ms, BeatRejection.id)
                                        .limit(EVIDENCE_REJECTIONS_LIMIT))
-    return Evidence(line, credit, stretches, sessions, rejections)
+        releasing = releasing_checks(stretches, sessions)
+    short = [s for s in stretches if s.start_ms // 1000 == s.end_ms // 1000]
+    shown = [s for s in stretches if s not in short]
+    return Evidence(line, credit, shown, sessions, rejections, releasing, len(short),
+                    sum(s.end_ms - s.start_ms for s in short))
+
+
+def releasing_checks(stretches: list[WatchStretch], sessions: list[PlaySession]) -> list[FaceCheck]:
+    """For each stretch of a face-checked session, the first passing check at or after its play
+    ended (the gate's rule: that pass released it); each check once, in time order."""
+    tokens = {play.id: play.token for play in sessions if play.face_required}
+    if not tokens:
+        return []
+    passes: dict[str, list[FaceCheck]] = {}
+    for check in (FaceCheck.select()
+                  .where(FaceCheck.play_session_id.in_(list(tokens.values()))
+                         & FaceCheck.decided_at.is_null(False))
+                  .order_by(FaceCheck.decided_at, FaceCheck.id)):
+        if check.passed:
+            passes.setdefault(check.play_session_id, []).append(check)
+    found: dict[int, FaceCheck] = {}
+    for stretch in stretches:
+        for check in passes.get(tokens.get(stretch.play_session_id), []):
+            if clock.to_ms(check.decided_at) >= stretch.server_to_ms:
+                found[check.id] = check
+                break
+    return sorted(found.values(), key=lambda c: (c.decided_at, c.id))

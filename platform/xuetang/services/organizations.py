@@ -27,10 +27,14 @@ def organizations_page() -> dict:
                 .join(District, on=(Organization.district == District.id), join_type=JOIN.LEFT_OUTER)
                 .order_by(Organization.kind, Organization.name))
     admins: dict[int, list[str]] = {}
+    seen: set[tuple[int, int]] = set()  # an admin holding two roles of one organization is one admin
     for grant in (RoleGrant.select(RoleGrant, Account)
                   .join(Account)
-                  .where(RoleGrant.organization.is_null(False))):
-        admins.setdefault(grant.organization_id, []).append(grant.account.display_name)
+                  .where(RoleGrant.organization.is_null(False))
+                  .order_by(RoleGrant.id)):
+        if (grant.organization_id, grant.account_id) not in seen:
+            seen.add((grant.organization_id, grant.account_id))
+            admins.setdefault(grant.organization_id, []).append(grant.account.display_name)
     return {"orgs": orgs, "admins": admins}
 
 

@@ -2,7 +2,7 @@
 
 from peewee import fn
 
-from xuetang.models import District, Organization, Person
+from xuetang.models import ROLES, District, Organization, Person
 from xuetang.rules.filings import kinds_for
 from xuetang.services.filings import queue_count
 from xuetang.services.people import Viewer
@@ -31,9 +31,24 @@ def city_registrations() -> dict:
     return {"people": Person.select().count(), "by_kind": by_kind}
 
 
+def staff_title(viewer: Viewer) -> str:
+    """How the greeting names a staff account: each organisation (or district) with its role,
+    e.g. "济南市人力资源和社会保障局 · 市人社管理员", never the bare username."""
+    titles: list[str] = []
+    for grant in viewer.grants:
+        if grant.role == "trainee":
+            continue
+        where = (grant.organization.name if grant.organization_id
+                 else grant.district.name if grant.district_id else "")
+        title = f"{where} · {ROLES[grant.role]}" if where else ROLES[grant.role]
+        if title not in titles:
+            titles.append(title)
+    return "、".join(titles)
+
+
 def home_page(viewer: Viewer) -> dict:
     """One section per role `viewer` holds: the district and city keys only for those admins."""
-    context = {}
+    context = {"staff_title": staff_title(viewer)}
     if viewer.has_role("district_admin"):
         context["districts"] = district_registrations(viewer.district_ids("district_admin"))
     if viewer.has_role("city_admin"):

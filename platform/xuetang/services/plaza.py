@@ -7,7 +7,7 @@ import math
 
 from peewee import fn
 
-from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, Specialty
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import catalog
 
@@ -24,10 +24,27 @@ def _series_choices(viewer) -> list[Series]:
     return list(Series.select().where(Series.id.in_(with_courses)).order_by(Series.sort))
 
 
+def _specialty_choices(series_choices: list[Series], series_id: int | None) -> list[Specialty]:
+    """The specialties to pick from: those of the chosen series (or of the only one shown)."""
+    if series_id is None and len(series_choices) == 1:
+        series_id = series_choices[0].id
+    if series_id is None:
+        return []
+    return list(Specialty.select().where(Specialty.series == series_id).order_by(Specialty.id))
+
+
 def listing(viewer, filters: dict) -> dict:
-    """Everything the plaza page and its list fragment show, for filters series / category / q /
-    page (already parsed)."""
+    """Everything the plaza page and its list fragment show, for filters series / specialty /
+    category / q / page (already parsed)."""
     query = catalog.visible_courses(viewer)
+    series_choices = _series_choices(viewer)
+    specialty_choices = _specialty_choices(series_choices, filters["series"])
+    if filters.get("specialty") in {sp.id for sp in specialty_choices}:
+        # A specialty narrows the professional courses; public courses count for everyone.
+        query = query.where((Course.category == "public")
+                            | (Course.specialty == filters["specialty"]))
+    else:
+        filters = {**filters, "specialty": None}
     if filters["series"]:
         in_series = CourseSeries.select(CourseSeries.course).where(
             CourseSeries.series == filters["series"])
@@ -53,7 +70,8 @@ def listing(viewer, filters: dict) -> dict:
         series_names.setdefault(link.course_id, []).append(link.series.name)
     return {"courses": courses, "lessons": lessons, "series_names": series_names,
             "total": total, "page": page, "pages": pages, "filters": filters,
-            "series_choices": _series_choices(viewer), "categories": CATEGORY_LABELS}
+            "series_choices": series_choices, "specialty_choices": specialty_choices,
+            "categories": CATEGORY_LABELS}
 
 
 

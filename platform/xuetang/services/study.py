@@ -36,6 +36,7 @@ from xuetang.models import (
 from xuetang.rules import eligibility as rules
 from xuetang.rules import watching
 from xuetang.rules.heartbeat import BadHeartbeat, Heartbeat
+from xuetang.rules.wallclock import PersonClock
 from xuetang.rules.watching import SessionState, accept, new_session, supersede
 from xuetang.services import catalog, crediting, face_checks
 from xuetang.services.refusals import Refused
@@ -87,6 +88,7 @@ def open_session(person, lesson: Lesson) -> dict:
     server_ms = clock.now_ms()
     with locked():
         pointer = _lock_pointer(person)
+        _limit_openings(person, server_ms)
         if pointer.play_session_id is not None:
             previous = for_update(
                 PlaySession.select().where(PlaySession.id == pointer.play_session_id)).get()
@@ -112,6 +114,17 @@ def open_session(person, lesson: Lesson) -> dict:
         answer["face"] = face_checks.open_face(person, play.lesson_id, play.token,
                                                clock.as_utc(server_ms)).as_json()
     return answer
+
+
+def _limit_openings(person, server_ms: int) -> None:
+    """Refuse to open more than PLAY_SESSIONS_PER_MINUTE sessions in a minute of server time."""
+    limit = current_app.config["PLAY_SESSIONS_PER_MINUTE"]
+    opened = (PlaySession.select()
+              .where((PlaySession.person == person)
+                     & (PlaySession.opened_at > clock.as_utc(server_ms - 60_000)))
+              .count())
+    if opened >= limit:
+        raise StudyError(429, "打开播放过于频繁，请稍等一分钟后再继续学习。")
 
 
 def _lock_pointer(person) -> ActivePlay:
@@ -192,8 +205,10 @@ def record_heartbeat(person, payload) -> BeatResult:
     with locked():
         play.state = for_update(PlaySession.select(PlaySession.state)
                                 .where(PlaySession.id == play.id)).scalar()
-        active_id = for_update(ActivePlay.select(ActivePlay.play_session)
-                               .where(ActivePlay.person == person)).scalar()
+        pointer = for_update(ActivePlay.select(ActivePlay.id, ActivePlay.play_session,
+                                               ActivePlay.occupied_until_ms)
+                             .where(ActivePlay.person == person)).first()
+        active_id = None if pointer is None else pointer.play_session_id
         # accept() compares session ids; any id but this session's own means "taken over".
         active_token = None if active_id is None else (
             beat.session_id if active_id == play.id else f"#{active_id}")
@@ -201,9 +216,15 @@ def record_heartbeat(person, payload) -> BeatResult:
         view = None
         if play.face_required:
             view = face_checks.session_view(play.token, clock.as_utc(server_ms))
+            if active_token == beat.session_id:
+                face_checks.note_silence(view, person, play.lesson_id, state, server_ms)
             if not state.closed:
                 state = view.apply_to(state)
-        outcome = accept(state, beat, active_token)
+        person_clock = PersonClock(None if pointer is None else pointer.occupied_until_ms)
+        outcome = accept(state, beat, active_token, person_clock)
+        if pointer is not None and outcome.person != person_clock:
+            pointer.occupied_until_ms = outcome.person.occupied_until_ms
+            pointer.save(only=[ActivePlay.occupied_until_ms])
         if outcome.rejections:
             BeatRejection.insert_many([
                 {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
@@ -229,7 +250,8 @@ def record_heartbeat(person, payload) -> BeatResult:
                     stretch.save()
                 remaining = max(0, lesson.duration_ms - (outcome.state.last_position_ms or 0))
                 face_checks.after_beat(
-                    view, person, play.lesson_id, step_ms=sum(s.end_ms - s.start_ms for s in new),
+                    view, person, play.lesson_id,
+                    step_ms=outcome.state.playing_ms - state.playing_ms,
                     remaining_ms=remaining,
                     ending=outcome.state.closed and crediting.held(play).exists())
                 face = view.as_json()

@@ -28,7 +28,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from xuetang.extensions import limiter
-from xuetang.models import Course, CourseSeries, Lesson, Organization, Series
+from xuetang.models import Course, CourseSeries, Lesson, Organization, Series, Specialty
 from xuetang.rules.annual import CATEGORY_LABELS
 from xuetang.services import courses
 from xuetang.services.courses import CourseError, CourseFields
@@ -73,6 +73,13 @@ class CourseForm(FlaskForm):
         InputRequired("请填写课程学时"), finite_number,
         NumberRange(Decimal("0.5"), Decimal(100), message="课程学时应在 0.5 到 100 之间")])
     organization = SelectField("所属机构", coerce=int)
+    specialty = SelectField("专业方向（可选，专业科目）", coerce=int, default=0)
+    def validate_specialty(self, field):
+        # specialty_series (specialty id -> its series) is set with the choices in _course_form.
+        series_of = getattr(self, "specialty_series", {})
+        if field.data and self.category.data == "professional" \
+                and series_of.get(field.data) not in set(self.series.data or ()):
+            raise ValidationError("所选专业方向不属于所选的职称系列")
 
     def validate_series(self, field):
         if self.category.data == "professional" and not field.data:
@@ -91,6 +98,7 @@ class CourseForm(FlaskForm):
             declared_hours=self.declared_hours.data,
             organization_id=self.organization.data,
             series_ids=tuple(self.series.data or ()),
+            specialty_id=self.specialty.data or None,
         )
 
 
@@ -139,6 +147,13 @@ def _course_form(course: Course | None = None) -> CourseForm:
                            for s in Series.select().where(~Series.exempt).order_by(Series.sort)]
     orgs = _organization_choices()
     form.organization.choices = [SelectChoice(o.id, o.name) for o in orgs]
+    specialties = list(Specialty.select(Specialty, Series).join(Series).order_by(Series.sort,
+                                                                                  Specialty.id))
+    form.specialty.choices = [SelectChoice(0, "不限")] + [
+        SelectChoice(sp.id, f"{sp.series.name} · {sp.name}") for sp in specialties]
+    form.specialty_series = {sp.id: sp.series_id for sp in specialties}
+    if not isinstance(form.specialty.data, int):  # not posted: obj gave the model (or None)
+        form.specialty.data = (course.specialty_id if course is not None else None) or 0
     if course is not None and request.method == "GET":
         form.series.data = [link.series_id for link in course.series_links]
         form.organization.data = course.organization_id

@@ -22,11 +22,12 @@ bp = Blueprint("plaza", __name__, url_prefix="/plaza")
 
 def _filters() -> dict:
     series = request.args.get("series", type=bounded(1, DB_INT_MAX))
+    specialty = request.args.get("specialty", type=bounded(1, DB_INT_MAX))
     category = request.args.get("category", "")
     q = request.args.get("q", "").strip()[:40]
     page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
-    return {"series": series, "category": category if category in CATEGORY_LABELS else "", "q": q,
-            "page": page}
+    return {"series": series, "specialty": specialty,
+            "category": category if category in CATEGORY_LABELS else "", "q": q, "page": page}
 
 
 def list_url(**changes) -> str:

@@ -70,7 +70,10 @@ def open_session(lesson_id: int):
     lesson = catalog.playable_lesson(current_user, lesson_id)
     if lesson is None:
         return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
-    return jsonify(study.open_session(person, lesson))
+    try:
+        return jsonify(study.open_session(person, lesson))
+    except StudyError as err:
+        return jsonify({"ok": False, "error": err.message}), err.status
 
 
 @bp.route("/heartbeat", methods=["POST"])
