@@ -1,7 +1,6 @@
 """Filings in the services: row checks, the caps across filings, review, exactly-once, reversal."""
 
 import io
-import time
 from decimal import Decimal
 
 import pytest
@@ -289,20 +288,17 @@ def test_formula_like_text_cells_in_xlsx_are_kept_as_text(ctx):
     assert FilingRow.get(FilingRow.filing == shown.filing).activity == '=HYPERLINK("http://evil")'
 
 
-def test_ten_thousand_rows_are_checked_in_well_under_ten_seconds(ctx):
+def test_ten_thousand_rows_are_checked_and_stored(ctx):
+    """How fast this goes is measured by bench/filings.py (docs/benchmarks.md), not asserted."""
     series = Series.get(Series.name == "会计")
     people = [new_person(1000 + n, f"会计{n}", series) for n in range(200)]
     rows = [[p.real_name, p.id_number, "会计", f"会计继续教育第{k}期", "2021-10-01", "1"]
             for k in range(50) for p in people]
     data = roster_csv(FILING_SERIES, rows)
-    started = time.perf_counter()
     check = filing_checks.read_filing(data, FILING_SERIES, StudyYear.for_year(2021))
-    checked = time.perf_counter() - started
     assert len(check.rows) == 10000 and check.ok
-    assert checked < 4, f"checking 10,000 rows took {checked:.1f} s"
-    started = time.perf_counter()
     shown = upload("industry", FILING_SERIES, data)  # checked again, then stored as a draft
-    assert shown.filing is not None and time.perf_counter() - started < 10
+    assert shown.filing is not None
 
 
 def test_demo_has_applied_and_pending_filings_of_each_kind(app):
