@@ -10,15 +10,14 @@ stays as the audit of who issued what and when.
 import datetime as dt
 import hashlib
 import hmac
-import io
 import secrets
 
 from flask import current_app
-from openpyxl import Workbook
 
 from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import Account, ActivationCode, Person
+from xuetang.services import spreadsheets
 from xuetang.services.refusals import Refused
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
@@ -103,18 +102,12 @@ def beijing_day(moment: dt.datetime) -> str:
 
 def codes_xlsx(rows: list[tuple[Person, str, dt.datetime]]) -> bytes:
     """The sheet to print and cut up: name, masked ID number, code, valid until (Beijing day)."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "激活码"
-    sheet.append(["姓名", "身份证号", "激活码", "有效期至", "说明"])
-    for person, code, expires in rows:
-        sheet.append([person.real_name, person.masked_id, code, beijing_day(expires),
-                      "首次登录：账号填身份证号，密码填激活码，登录后设置新密码"])
-    for column, width in zip("ABCDE", (12, 22, 16, 12, 48), strict=True):
-        sheet.column_dimensions[column].width = width
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    lines = [["姓名", "身份证号", "激活码", "有效期至", "说明"]]
+    lines += [[person.real_name, person.masked_id, code, beijing_day(expires),
+               "首次登录：账号填身份证号，密码填激活码，登录后设置新密码"]
+              for person, code, expires in rows]
+    widths = dict(zip("ABCDE", (12, 22, 16, 12, 48), strict=True))
+    return spreadsheets.xlsx_bytes(lines, title="激活码", widths=widths)
 
 
 def employer_sheet(org, admin: Account) -> bytes:

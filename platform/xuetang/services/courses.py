@@ -24,6 +24,7 @@ from peewee import IntegrityError, fn
 from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import Account, Course, CourseSeries, Lesson
+from xuetang.rules.text import clean_text
 from xuetang.services.refusals import Refused
 from xuetang.video import chunks, media_store
 from xuetang.video.probe import MediaInfo, NotAVideo, TranscodeError, ffmpeg_binary, probe
@@ -73,8 +74,8 @@ def update_course(course: Course, fields: CourseFields) -> Course:
 
 def _write_course(course: Course | None, fields: CourseFields, author: Account | None) -> Course:
     values = {
-        "title": fields.title,
-        "description": fields.description,
+        "title": clean_text(fields.title),
+        "description": clean_text(fields.description, keep_newlines=True),
         "category": fields.category,
         "declared_hours": fields.declared_hours,
         "organization": fields.organization_id,
@@ -114,6 +115,7 @@ def set_published(course: Course, published: bool) -> None:
 
 def add_lesson(course: Course, title: str) -> Lesson:
     """Append a lesson to the course; its video is uploaded next."""
+    title = clean_text(title)
     if not title:
         raise CourseError(400, "请填写课时名称。")
     if len(title) > MAX_LESSON_TITLE:

@@ -6,6 +6,7 @@ from peewee import JOIN, IntegrityError
 
 from xuetang.db import database
 from xuetang.models import ORG_KINDS, Account, District, Organization, RoleGrant
+from xuetang.rules.text import clean_text
 from xuetang.services import accounts
 from xuetang.services.refusals import Refused
 
@@ -52,7 +53,7 @@ def create_organization(name: str, kind: str, district_id: int | None,
     password = accounts.one_time_password()
     try:
         with database.atomic():
-            org = Organization.create(name=name.strip(), kind=kind, district=district)
+            org = Organization.create(name=clean_text(name), kind=kind, district=district)
             account = accounts.create_admin_account(admin_username, password,
                                                     must_change_password=True)
             accounts.grant_org_admin(account, org)

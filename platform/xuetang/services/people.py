@@ -6,6 +6,7 @@ from typing import Protocol
 from peewee import fn
 
 from xuetang.models import Organization, Person, RoleGrant, Series
+from xuetang.rules.text import clean_text
 from xuetang.services.refusals import Refused
 
 PAGE_SIZE = 20
@@ -96,7 +97,7 @@ def update_person(person: Person, real_name: str, phone: str, series_id: int) ->
     """
     series = Series.get_by_id(series_id)
     (Person
-     .update(real_name=real_name.strip(), phone=phone, series=series,
+     .update(real_name=clean_text(real_name), phone=phone, series=series,
              specialty=None if series.id != person.series_id else person.specialty_id,
              exempt=series.exempt)
      .where(Person.id == person.id)

@@ -20,6 +20,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.packaging.manifest import Manifest
 from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
 
+from xuetang.rules.text import clean_text, escape_cell
 from xuetang.services.refusals import Refused
 
 MAX_ROWS = 20000
@@ -65,7 +66,7 @@ def _cell_text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel turns long digit strings into numbers; keep them whole
-    return str(value).strip()
+    return clean_text(str(value))
 
 
 class _RootReached(Exception):
@@ -209,7 +210,7 @@ def _csv_rows(data: bytes, limits: SheetLimits) -> list[list[str]]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     try:
-        return _bounded(([cell.strip() for cell in row] for row in reader), limits)
+        return _bounded(([clean_text(cell) for cell in row] for row in reader), limits)
     except csv.Error as err:  # a field over csv's own limit (128 K characters), a stray NUL
         raise SpreadsheetError("CSV文件格式有误或单元格过长，请检查后重新上传") from err
 
@@ -258,22 +259,36 @@ def read_sheet(data: bytes, required: dict[str, tuple[str, ...]],
     return Sheet(headers=header, rows=rows)
 
 
-def template_xlsx(headers: list[str], example: list[str]) -> bytes:
-    """A one-sheet template with a header row and an example row, as XLSX bytes."""
+def xlsx_bytes(rows: list[list], title: str | None = None, widths: dict[str, int] | None = None
+               ) -> bytes:
+    """One sheet of `rows` as XLSX bytes, every formula-like text cell escaped (the one writer)."""
     book = Workbook()
     sheet = book.active
-    sheet.append(headers)
-    sheet.append(example)
-    for column in "ABCDEF":
-        sheet.column_dimensions[column].width = 22
+    if title:
+        sheet.title = title
+    for row in rows:
+        sheet.append([escape_cell(value) for value in row])
+    for column, width in (widths or {}).items():
+        sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def template_csv(headers: list[str], example: list[str]) -> bytes:
+def csv_bytes(rows) -> bytes:
+    """`rows` as CSV (UTF-8 with a BOM, so Excel reads it), every formula-like cell escaped."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(headers)
-    writer.writerow(example)
-    return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel open it as UTF-8
+    for row in rows:
+        writer.writerow([escape_cell(str(value)) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def template_xlsx(headers: list[str], example: list[str]) -> bytes:
+    """A one-sheet template with a header row and an example row, as XLSX bytes."""
+    return xlsx_bytes([headers, example], widths=dict.fromkeys("ABCDEF", 22))
+
+
+def template_csv(headers: list[str], example: list[str]) -> bytes:
+    """The same template as CSV."""
+    return csv_bytes([headers, example])
