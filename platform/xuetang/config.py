@@ -24,6 +24,12 @@ ENV_SETTINGS = {
     "ROSTER_IMPORT_RATE_LIMIT": ("30 per hour", str),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
+    # A lecture longer or larger than this is refused at upload (renditions are 360p at most).
+    "MAX_LECTURE_SECONDS": (3 * 3600, int),
+    "MAX_LECTURE_PIXELS": (3840 * 2160, int),
+    # ffmpeg is killed past TRANSCODE_BASE_S + TRANSCODE_S_PER_S × the lecture's seconds.
+    "TRANSCODE_BASE_S": (120, int),
+    "TRANSCODE_S_PER_S": (4, int),  # ~0.2 s/s measured at 640x480 (docs/benchmarks.md)
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
     "MEDIA_ACCEL_REDIRECT": ("", str),  # e.g. /_media/: nginx serves the files (X-Accel-Redirect)
     "HUEY_BACKEND": ("sqlite", str),  # sqlite (a file, no server) | redis

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import ROOT
-from tests.support.videos import make_video
+from tests.support.videos import make_video, stalling_ffmpeg
 from xuetang import jobs
 from xuetang.db import database
 from xuetang.jobs import transcode
@@ -192,3 +192,16 @@ def test_worker_killed_mid_transcode_is_recovered(app, tmp_path):
     finally:
         app.config["HUEY_IMMEDIATE"] = True
         jobs.init_app(app)
+
+
+def test_a_transcode_past_its_budget_fails_at_once_with_the_reason(app, source_video, tmp_path):
+    """Issue 10, Low 11: ffmpeg is killed past TRANSCODE_BASE_S + TRANSCODE_S_PER_S × duration,
+    and the lesson fails without retries (another attempt would cost the same again)."""
+    lesson_id = lesson_with_source(app, source_video)
+    app.config.update(FFMPEG_BINARY=stalling_ffmpeg(tmp_path, tmp_path / "pid"),
+                      TRANSCODE_BASE_S=0, TRANSCODE_S_PER_S=0)
+    with app.app_context():
+        assert transcode.run_transcode(lesson_id, "t" * 16, final_attempt=False) == "failed"
+    lesson, renditions = get(app, lesson_id)
+    assert lesson.status == "failed" and "转码超时" in lesson.failure_reason
+    assert renditions == [] and version_dirs(app, lesson_id) == []

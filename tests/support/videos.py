@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 
@@ -36,3 +37,16 @@ def make_video(
     args += [*extra, str(path)]
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL, timeout=60)
     return path
+
+
+def stalling_ffmpeg(tmp_path: Path, pid_file: Path) -> str:
+    """An ffmpeg that probes fine but whose encodes hang silently (a pathological source)."""
+    wrapper = tmp_path / "ffmpeg-stalls"
+    wrapper.write_text(f"""#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = "-progress" ]; then echo $$ > "{pid_file}"; exec sleep 300; fi
+done
+exec "{ffmpeg_binary(None)}" "$@"
+""")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return str(wrapper)

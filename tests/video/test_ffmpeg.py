@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.paths import ROOT
-from tests.support.videos import make_video
+from tests.support.videos import make_video, stalling_ffmpeg
 from xuetang.video import probe as probing
 from xuetang.video import transcode as transcoding
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary, moov_before_mdat, probe
@@ -360,3 +360,20 @@ def test_box_walk_is_bounded_on_crafted_files(tmp_path):
     assert not moov_before_mdat(crafted)  # gave up before reaching moov
     with pytest.raises(NotAVideo):
         probe(crafted)
+
+
+def test_ffmpeg_past_its_time_budget_is_killed(media, tmp_path):
+    """Issue 10, Low 11: a budget proportional to the duration; past it ffmpeg dies."""
+    pid_file = tmp_path / "ffmpeg.pid"
+    out = tmp_path / "out"
+    budget = transcoding.TimeBudget(base_s=0.2, per_s=0)
+    with pytest.raises(transcoding.TranscodeTimeout, match="转码超时"):
+        transcode(media["main"], out, binary=stalling_ffmpeg(tmp_path, pid_file), budget=budget)
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(int(pid_file.read_text()), 0)
+    assert list(out.iterdir()) == []
+
+
+def test_time_budget_grows_with_the_duration():
+    budget = transcoding.TimeBudget(base_s=120, per_s=4)
+    assert budget.seconds(Decimal(0)) == 120 and budget.seconds(Decimal("3600")) == 120 + 14400

@@ -288,3 +288,18 @@ def test_concurrent_finish_calls_attach_once_and_refuse_the_rest(uploader, video
     assert outcomes.count(200) == 1 and len(outcomes) == 6, outcomes
     assert set(outcomes) - {200} <= {404, 409}, outcomes
     assert lesson_row(ctx).source_name
+
+
+@pytest.mark.parametrize("cap, message", [
+    ({"MAX_LECTURE_SECONDS": 2}, "视频时长约 3 秒，超过每个课时 2 秒的上限"),
+    ({"MAX_LECTURE_PIXELS": 320 * 240 - 1}, "视频分辨率 320×240 超过上限"),
+])
+def test_a_lecture_too_long_or_too_large_is_refused_at_upload(uploader, videos, db, cap, message):
+    """Issue 10, Low 11: the probe's duration and size are checked against the caps."""
+    ctx = uploader
+    ctx["app"].config.update(cap)
+    _token, done = upload_all(ctx, videos["full"].read_bytes())
+    assert done.status_code == 422 and message in done.get_json()["error"]
+    lesson = lesson_row(ctx)
+    assert lesson.status == "empty" and lesson.source_name is None and lesson.upload_token is None
+    assert media_files(ctx["app"]) == []

@@ -26,9 +26,9 @@ from xuetang.models import Lesson, Rendition
 from xuetang.services.courses import enqueue_transcode
 from xuetang.video import media_store
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary
-from xuetang.video.transcode import POSTER_NAME, transcode
+from xuetang.video.transcode import POSTER_NAME, TimeBudget, TranscodeTimeout, transcode
 
-RETRIES = 2  # after the first attempt; a bad source (NotAVideo) is not retried
+RETRIES = 2  # after the first attempt; a bad source (NotAVideo) or a timeout is not retried
 RETRY_DELAY = 20  # seconds
 
 
@@ -94,11 +94,12 @@ def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str
         try:
             source = media_store.resolve(root, lesson.source_name or "")
             binary = ffmpeg_binary(app.config.get("FFMPEG_BINARY"))
-            made = transcode(source, out_dir, on_progress, binary=binary)
+            budget = TimeBudget(app.config["TRANSCODE_BASE_S"], app.config["TRANSCODE_S_PER_S"])
+            made = transcode(source, out_dir, on_progress, binary=binary, budget=budget)
         except Superseded:
             shutil.rmtree(out_dir, ignore_errors=True)
             return "superseded"
-        except (NotAVideo, media_store.UnsafePath, FileNotFoundError) as exc:
+        except (NotAVideo, TranscodeTimeout, media_store.UnsafePath, FileNotFoundError) as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             _fail(lesson_id, token, getattr(exc, "message", "") or "源文件缺失，请重新上传。")
             return "failed"

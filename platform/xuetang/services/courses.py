@@ -243,12 +243,33 @@ def finish_upload(lesson: Lesson, token: str) -> None:
     binary = ffmpeg_binary(current_app.config.get("FFMPEG_BINARY"))
     try:
         info = probe(assembled, binary=binary)
+        refusal = _beyond_caps(info)
     except (NotAVideo, TranscodeError) as exc:
+        refusal = exc.message
+    if refusal:
         _discard_upload(token)
         Lesson.update(upload_token=None).where(Lesson.id == lesson.id).execute()
-        raise CourseError(422, exc.message) from exc
+        raise CourseError(422, refusal)
     _attach_source(lesson, token, assembled, session, info)
     enqueue_transcode(lesson)
+
+
+def _beyond_caps(info: MediaInfo) -> str:
+    """Why a probed video is too long or too large to transcode (MAX_LECTURE_*), else ""."""
+    max_seconds = current_app.config["MAX_LECTURE_SECONDS"]
+    max_pixels = current_app.config["MAX_LECTURE_PIXELS"]
+    if info.duration > max_seconds:
+        return (f"视频时长约 {_spoken(info.duration)}，超过每个课时 {_spoken(max_seconds)}的上限，"
+                "请剪辑或分成几个课时上传。")
+    if info.width * info.height > max_pixels:
+        return (f"视频分辨率 {info.width}×{info.height} 超过上限（约 {max_pixels / 1e6:.1f} 百万像素），"
+                "请导出为 1080p 或更低后再上传。")
+    return ""
+
+
+def _spoken(seconds) -> str:
+    seconds = float(seconds)
+    return f"{round(seconds)} 秒" if seconds < 120 else f"{round(seconds / 60)} 分钟"
 
 
 def _attach_source(lesson: Lesson, token: str, assembled: Path, session: chunks.UploadSession,

@@ -157,6 +157,26 @@ def _iso_bmff_truncated(path: Path) -> bool:
     return not seen_moov and count < MAX_BOXES
 
 
+def jpeg_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's SOF marker, None if it is not a JPEG."""
+    data = path.read_bytes()
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        i += 2 + length
+    return None
+
+
 def moov_before_mdat(path: str | os.PathLike) -> bool:
     """True when the top-level moov box (the index) comes before the first mdat (faststart)."""
     for box_type, _offset, _size, _complete in _iter_boxes(Path(path)):

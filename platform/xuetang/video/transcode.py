@@ -30,6 +30,8 @@ import os
 import secrets
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
@@ -44,6 +46,7 @@ from xuetang.video.probe import (
     TranscodeError,
     ffmpeg_binary,
     inspect_media,
+    jpeg_size,
     moov_before_mdat,
     probe,
 )
@@ -55,6 +58,21 @@ POSTER_WIDTH = 320
 POSTER_AT = Decimal("0.1")  # fraction of the duration
 PARTIAL_PREFIX = ".xt-"
 PARTIAL_SUFFIX = ".part"
+
+
+class TranscodeTimeout(TranscodeError):
+    """ffmpeg ran past the time budget it was given and was killed (not worth retrying)."""
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """How long ffmpeg may run for one source: base_s plus per_s for each second of it."""
+
+    base_s: float
+    per_s: float
+
+    def seconds(self, duration: Decimal) -> float:
+        return self.base_s + self.per_s * float(duration)
 
 
 @dataclass(frozen=True)
@@ -195,9 +213,13 @@ def _tail(err_file, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_job(job: Job, duration: Decimal, on_fraction: Callable[[float], None] | None = None) -> None:
+def run_job(job: Job, duration: Decimal, on_fraction: Callable[[float], None] | None = None,
+            deadline: float | None = None) -> None:
     """Run one job, reporting its own progress 0..1 from `-progress pipe:1`. On any exception
-    (including one raised by on_fraction) ffmpeg is killed and waited for before re-raising."""
+    (including one raised by on_fraction) ffmpeg is killed and waited for before re-raising.
+
+    `deadline` (a time.monotonic() value): ffmpeg still running then is killed and
+    TranscodeTimeout raised, even when it stopped printing progress."""
     total_us = max(1, int(duration * 1_000_000))
     with tempfile.TemporaryFile() as err:
         try:
@@ -207,6 +229,17 @@ def run_job(job: Job, duration: Decimal, on_fraction: Callable[[float], None] | 
             )  # fmt: skip
         except OSError as exc:
             raise TranscodeError(f"无法启动 ffmpeg（{job.args[0]}）：{exc}") from exc
+        timed_out = threading.Event()
+
+        def kill_late() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = None
+        if deadline is not None:
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), kill_late)
+            timer.daemon = True
+            timer.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -220,30 +253,15 @@ def run_job(job: Job, duration: Decimal, on_fraction: Callable[[float], None] | 
             proc.wait()
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             if proc.stdout is not None:
                 proc.stdout.close()
+        if timed_out.is_set():
+            raise TranscodeTimeout(f"转码超时（{job.name}），已停止。视频可能过长或过于复杂，"
+                                   "请压缩到 1080p 以下或分段后重新上传。", _tail(err))
         if returncode != 0:
             raise TranscodeError(f"ffmpeg 转码失败（{job.name}，退出码 {returncode}）。", _tail(err))
-
-
-def _jpeg_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's SOF marker, None if it is not a JPEG."""
-    data = path.read_bytes()
-    if data[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-        i += 2 + length
-    return None
 
 
 def _check_rendition(binary: str, job: Job, source: MediaInfo) -> MediaInfo:
@@ -281,8 +299,12 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     *,
     binary: str | None = None,
+    budget: TimeBudget | None = None,
 ) -> Renditions:
     """Probe src, write RENDITIONS and the poster into out_dir, return what was made.
+
+    budget: how long all ffmpeg runs together may take, from the probed duration; past it
+    ffmpeg is killed and TranscodeTimeout raised. None: no limit.
 
     on_progress(fraction) is called with non-decreasing values in 0..1 and finally exactly 1.0,
     after the outputs are under their final names. If it raises, ffmpeg is killed, temp files
@@ -296,6 +318,7 @@ def transcode(
     info = probe(src, binary=binary)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = plan(src, out_dir, info, binary=binary)
+    deadline = None if budget is None else time.monotonic() + budget.seconds(info.duration)
     reported = 0.0
 
     def report(value: float) -> None:
@@ -313,13 +336,13 @@ def transcode(
             def job_progress(f: float, base: float = done_weight, weight: float = job.weight) -> None:
                 report(min(0.999, base + weight * f))
 
-            run_job(job, info.duration, job_progress)
+            run_job(job, info.duration, job_progress, deadline)
             if job.spec is not None:
                 checked[job.name] = _check_rendition(binary, job, info)
             done_weight += job.weight
             report(min(0.999, done_weight))
         poster_job = jobs[-1]
-        poster_size = _jpeg_size(poster_job.temp) if poster_job.temp.exists() else None
+        poster_size = jpeg_size(poster_job.temp) if poster_job.temp.exists() else None
         if poster_size is None:
             raise TranscodeError("封面图生成失败：输出不是 JPEG 图片。")
         for job in jobs:
