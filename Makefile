@@ -31,10 +31,11 @@ upgrade: install
 demo: upgrade
 	$(FLASK) demo --if-empty
 
-# The transcode worker (huey) runs next to gunicorn and stops with it.
+# The transcode worker (huey) runs next to gunicorn and stops with it; xuetang.supervisor
+# restarts it when it dies and kills its process group (an orphaned ffmpeg) first.
 run: demo
 	@echo "Xuetang on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	@$(BIN)/huey_consumer worker.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
+	@$(BIN)/python -m xuetang.supervisor -- $(BIN)/huey_consumer worker.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
