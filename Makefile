@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
+THREADS ?= 64  # per worker: a stalled media reader holds one until MEDIA_SEND_TIMEOUT_S
 FLASK  := $(BIN)/flask --app wsgi
 
 .PHONY: run test lint bench install install-dev upgrade demo clean
@@ -37,7 +38,7 @@ run: demo
 	@echo "Xuetang on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@$(BIN)/python -m xuetang.supervisor -- $(BIN)/huey_consumer worker.huey --workers 1 --worker-type thread --quiet & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --no-control-socket --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-dev
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -29,3 +29,13 @@ def test_gunicorn_understands_the_flag():
     config = Config()
     parsed = config.parser().parse_args(["--no-control-socket", "wsgi:app"])
     assert parsed.control_socket_disable is True
+
+
+def test_make_run_has_threads_to_spare_beside_fifty_stalled_media_readers():
+    """Issue 10, Medium 6: each gunicorn worker of `make run` keeps threads free with 50 readers
+    stalled on it (bench/stalled.py measures it; MEDIA_SEND_TIMEOUT_S then frees them)."""
+    makefile = (REPO / "Makefile").read_text()
+    (command,) = [line for line in makefile.splitlines() if "$(BIN)/gunicorn" in line]
+    assert "--threads $(THREADS)" in command
+    threads = int(re.search(r"^THREADS \?= (\d+)", makefile, re.MULTILINE).group(1))
+    assert threads > 50

@@ -31,6 +31,8 @@ ENV_SETTINGS = {
     "TRANSCODE_BASE_S": (120, int),
     "TRANSCODE_S_PER_S": (4, int),  # ~0.2 s/s measured at 640x480 (docs/benchmarks.md)
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
+    # A media response whose reader takes nothing for this long is dropped (frees the thread).
+    "MEDIA_SEND_TIMEOUT_S": (20, int),
     "MEDIA_ACCEL_REDIRECT": ("", str),  # e.g. /_media/: nginx serves the files (X-Accel-Redirect)
     "HUEY_BACKEND": ("sqlite", str),  # sqlite (a file, no server) | redis
     "HUEY_SQLITE_PATH": (str(REPO_ROOT / "instance" / "huey.sqlite3"), str),

@@ -249,3 +249,23 @@ def test_bounded_file_reads_only_its_range(tmp_path):
             chunks.append(block)
         assert b"".join(chunks) == bytes(range(10, 30))
         assert bounded.read() == b""
+
+
+class ClientSocket:
+    """Stands in for the connection gunicorn hands the app (environ["gunicorn.socket"])."""
+
+    def __init__(self):
+        self.timeouts = []
+
+    def settimeout(self, seconds):
+        self.timeouts.append(seconds)
+
+
+def test_a_stalled_reader_cannot_hold_a_server_thread_for_ever(streamed, app):
+    """Issue 10, Medium 6: every media send waits at most MEDIA_SEND_TIMEOUT_S for the reader
+    (bench/stalled.py measures sign-in beside 50 stalled readers under `make run`'s gunicorn)."""
+    app.config["MEDIA_SEND_TIMEOUT_S"] = 7
+    sock = ClientSocket()
+    reply = streamed["client"].get(streamed["url"], headers={"Range": "bytes=0-"},
+                                   environ_overrides={"gunicorn.socket": sock})
+    assert reply.status_code == 206 and reply.data == streamed["data"] and sock.timeouts == [7]

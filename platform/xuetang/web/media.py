@@ -143,12 +143,22 @@ def _serve(lesson: Lesson, name: str, mimetype: str) -> Response:
     if request.method == "HEAD":
         body = []
     else:
+        _limit_send_wait()
         file = open(path, "rb")  # noqa: SIM115  (closed by the WSGI server via the wrapper)
         body = wrap_file(request.environ, BoundedFile(file, start, length), BUFFER)
     response = Response(body, status=status, headers=headers, mimetype=mimetype,
                         direct_passthrough=True)
     response.content_length = length
     return response
+
+
+def _limit_send_wait() -> None:
+    """Under gunicorn, a reader that stops taking bytes is dropped after MEDIA_SEND_TIMEOUT_S
+    instead of holding a server thread for ever (each send, sendfile included, waits at most
+    that long); gunicorn resets the socket for the connection's next request."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(current_app.config["MEDIA_SEND_TIMEOUT_S"])
 
 
 def _not_modified(etag: str, mtime: int) -> bool:
