@@ -14,6 +14,7 @@ from tests.support.paths import ROOT
 from xuetang.supervisor import QUICK_DEATH_S, next_delay
 
 WAIT_S = 30  # a bound on each wait below (liveness, not a timing assertion)
+POLLS = WAIT_S * 20
 
 # A stand-in worker: records "its pid, its child's pid", starts a long child (like ffmpeg), waits.
 WORKER = textwrap.dedent("""\
@@ -35,10 +36,12 @@ def alive(pid: int) -> bool:
 
 
 def wait_for(predicate) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, "gave up waiting"
+    """Poll until predicate() holds, at most POLLS times (a bound on the wait, not on speed)."""
+    for _ in range(POLLS):
+        if predicate():
+            return
         time.sleep(0.05)
+    raise AssertionError("the supervisor never reached the expected state")
 
 
 def started(pids_file) -> list[tuple[int, int]]:
