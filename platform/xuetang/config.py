@@ -10,6 +10,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_SETTINGS = {
     "DATABASE_URL": (None, str),  # default: sqlite file under instance/
     "MEDIA_ROOT": (str(REPO_ROOT / "media"), str),
+    "BACKUP_ROOT": (None, str),  # default: instance/backups (`flask backup`)
     "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes")),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
     "SIGNIN_RATE_LIMIT": ("10 per minute", str),  # per client address
@@ -101,6 +102,8 @@ def load(instance_path: Path, test_config: dict | None) -> dict:
     if not cfg.get("DATABASE_URL"):
         instance_path.mkdir(parents=True, exist_ok=True)
         cfg["DATABASE_URL"] = f"sqlite:///{instance_path / 'xuetang.sqlite3'}"
+    if not cfg.get("BACKUP_ROOT"):
+        cfg["BACKUP_ROOT"] = str(instance_path / "backups")
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = os.environ.get("SECRET_KEY") or _secret_key(instance_path)
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg["SESSION_COOKIE_SECURE"])
