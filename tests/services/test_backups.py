@@ -24,10 +24,15 @@ def scripted_checks(monkeypatch):
     without_random_checks(monkeypatch)
 
 
+def sqlite_app_at(directory: Path):
+    """Backups copy a SQLite file, so these tests use one on the PostgreSQL run too."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return make_app(directory, DATABASE_URL=f"sqlite:///{directory / 'xuetang.sqlite3'}")
+
+
 @pytest.fixture
 def sqlite_app(tmp_path):
-    """Backups copy a SQLite file, so these tests use one on the PostgreSQL run too."""
-    app = make_app(tmp_path / "live", DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}")
+    app = sqlite_app_at(tmp_path / "live")
     app.config["CLOCK"] = Clock(study_morning())
     with app.app_context(), database.connection_context():
         migrations.upgrade()
@@ -112,7 +117,7 @@ def test_a_backup_taken_during_heartbeats_restores_every_acknowledged_line(
     assert not any(name.startswith("media/uploads") for name in manifest["files"])
     assert path.stat().st_mode & 0o077 == 0  # face images inside: owner only
 
-    fresh = make_app(tmp_path / "fresh")
+    fresh = sqlite_app_at(tmp_path / "fresh")
     target = Path(fresh.config["DATABASE_URL"].removeprefix("sqlite:///"))
     restored = backups.restore(path, target, fresh.config["MEDIA_ROOT"])
     rows = ledger_rows(target)
@@ -149,7 +154,7 @@ def test_the_backup_and_restore_commands(sqlite_app, tmp_path):
     assert "ledger lines" in result.output
     (made,) = (tmp_path / "b").iterdir()
 
-    fresh = make_app(tmp_path / "fresh")
+    fresh = sqlite_app_at(tmp_path / "fresh")
     result = fresh.test_cli_runner().invoke(args=["restore", str(made)])
     assert result.exit_code == 0, result.output
     upgraded = fresh.test_cli_runner().invoke(args=["db", "upgrade"])

@@ -2,9 +2,20 @@
 
 import json
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from peewee import InterfaceError, OperationalError
 from werkzeug.routing import IntegerConverter
 
 from xuetang.extensions import login_manager
@@ -94,6 +105,27 @@ ERROR_PAGES = {
 }
 
 
+UNAVAILABLE_MESSAGE = "数据库暂时无法访问，请稍后重试；已记录的学时不会丢失。"
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(error) -> Response:
+    """503 with Retry-After while the database cannot be reached (stopped, restarting, locked past
+    the busy timeout). The next request connects afresh, so nothing needs a restart; the player
+    re-sends its beat on any 5xx and the seq keeps that idempotent."""
+    current_app.logger.warning("database unavailable: %s", error)
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        response = jsonify(ok=False, error=UNAVAILABLE_MESSAGE)
+    else:
+        # Straight from the Jinja environment: render_template's context processors would ask the
+        # database who is signed in (flask-login's current_user).
+        template = current_app.jinja_env.get_template("errors/unavailable.html")
+        response = Response(template.render(message=UNAVAILABLE_MESSAGE, path=request.path))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def init_app(app):
     from xuetang.web import (
         admin,
@@ -149,4 +181,6 @@ def init_app(app):
         400, "请求已失效", "页面已过期或缺少安全令牌，请刷新页面后重试。"))
     for status, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(status, error_page(status, title, message))
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
 
