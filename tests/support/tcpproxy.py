@@ -30,10 +30,8 @@ class TcpProxy:
         """Refuse new connections and drop the live ones."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() (Linux)
-            except OSError:
-                pass
             listener.close()
         with self._lock:
             for sock in self._open:
