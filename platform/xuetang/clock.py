@@ -2,7 +2,7 @@
 
 The server, never the client, says what time it is. Accounting uses epoch milliseconds
 (`now_ms`); tables store naive UTC datetimes (`utcnow`); the study year and the professional
-window go by the server's calendar day (`server_day`, `today`). Tests move time by setting
+window go by the calendar day in TIMEZONE (`server_day`, `today`). Tests move time by setting
 `app.config["CLOCK"]` to a callable returning epoch milliseconds; every reader goes through here,
 so checks, stretches and ledger lines always share that one time line. People read times in
 the TIMEZONE setting (default Asia/Shanghai, Beijing time): `local_time` for templates.
@@ -15,6 +15,8 @@ import time
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
+
+from xuetang import config
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -37,14 +39,19 @@ def to_ms(moment: dt.datetime) -> int:
     return (moment - EPOCH) // dt.timedelta(milliseconds=1)
 
 
+def zone() -> ZoneInfo:
+    """The TIMEZONE setting: people's clock, and the calendar the study year is counted in."""
+    name = current_app.config["TIMEZONE"] if has_app_context() else config.default("TIMEZONE")
+    return ZoneInfo(name)
+
+
 def local_time(moment: dt.datetime | int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored naive UTC timestamp (or epoch ms) as people read it: in the TIMEZONE setting."""
     if moment is None:
         return ""
     if isinstance(moment, int):
         moment = as_utc(moment)
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-    return moment.replace(tzinfo=dt.UTC).astimezone(zone).strftime(fmt)
+    return moment.replace(tzinfo=dt.UTC).astimezone(zone()).strftime(fmt)
 
 
 def utcnow() -> dt.datetime:
@@ -53,8 +60,9 @@ def utcnow() -> dt.datetime:
 
 
 def server_day(server_ms: int) -> dt.date:
-    """The server's local calendar day of a server time: it decides the study year and window."""
-    return dt.datetime.fromtimestamp(server_ms // 1000).date()
+    """The calendar day of a server time in TIMEZONE (not the process's zone, which is UTC on
+    most servers): it decides the study year and the window, whose edges are Beijing midnights."""
+    return dt.datetime.fromtimestamp(server_ms // 1000, zone()).date()
 
 
 def today() -> dt.date:

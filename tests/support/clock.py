@@ -7,15 +7,21 @@ xuetang.clock reads for every server time.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
+
+from xuetang import config
+
+ZONE = ZoneInfo(config.default("TIMEZONE"))
 
 
 def local_ms(*args) -> int:
-    """Epoch ms of a server-local wall-clock time (the server's clock decides the study day)."""
-    return int(dt.datetime(*args).timestamp() * 1000)
+    """Epoch ms of a wall-clock time in TIMEZONE (Beijing time), whatever zone the process has:
+    that calendar decides the study day."""
+    return int(dt.datetime(*args, tzinfo=ZONE).timestamp() * 1000)
 
 
 def study_morning() -> int:
-    """Where the study tests' server clock starts: 10:00 server time on 1 September 2021."""
+    """Where the study tests' server clock starts: 10:00 Beijing time on 1 September 2021."""
     return local_ms(2021, 9, 1, 10, 0, 0)
 
 
