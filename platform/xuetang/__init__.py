@@ -33,4 +33,11 @@ def create_app(test_config: dict | None = None):
     from xuetang import cli
 
     cli.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind nginx every request comes from 127.0.0.1: without this, the per-address sign-in
+        # limit would be one limit for the whole city. Only as many hops as are really ours.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app

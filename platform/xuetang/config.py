@@ -43,6 +43,8 @@ ENV_SETTINGS = {
     "PUBLIC_URL": ("", str),  # the address the home-screen QR code opens; default: this request's
     # Host names this site answers to, comma-separated (Flask refuses any other Host with 400);
     # unset, the QR code uses this request's address only for localhost or an IP address.
+    # Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
+    "TRUSTED_PROXIES": (0, int),
     "TRUSTED_HOSTS": (None, lambda v: [h.strip() for h in v.split(",") if h.strip()]),
     # Why 0.5 and not dlib's customary 0.6: 0.6 is known to accept different East-Asian faces
     # (dlib issues #480 and #2816), and our trainees are overwhelmingly Chinese. On the fixtures

@@ -116,3 +116,39 @@ def test_sign_in_is_rate_limited(limited_app):
     assert codes[:3] == [401, 401, 401]
     assert codes[3] == 429
     assert "尝试次数过多" in client.post("/auth/signin", data={}).get_data(as_text=True)
+
+
+@pytest.fixture
+def proxied_app(tmp_path):
+    """The limited app as it runs behind nginx: one trusted proxy hop."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, SIGNIN_RATE_LIMIT="3 per minute",
+                   WTF_CSRF_ENABLED=False, TRUSTED_PROXIES=1)
+    with database.connection_context():
+        from tests.conftest import reset_database
+        from xuetang.seed import demo
+
+        reset_database()
+        with app.app_context():
+            migrations.upgrade()
+            demo.load()
+    return app
+
+
+def guesses(client, forwarded_for: str, count: int) -> list[int]:
+    return [client.post("/auth/signin", data={"identifier": "nobody", "password": "bad-guess-1"},
+                        headers={"X-Forwarded-For": forwarded_for},
+                        environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code
+            for _ in range(count)]
+
+
+def test_behind_nginx_each_client_address_has_its_own_sign_in_limit(proxied_app):
+    """nginx connects from 127.0.0.1 for everyone: one guesser must not lock out the city."""
+    client = proxied_app.test_client()
+    assert guesses(client, "203.0.113.7", 4)[3] == 429
+    assert guesses(client, "198.51.100.20", 1) == [401]  # another person, not limited
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_not_believed(limited_app):
+    client = limited_app.test_client()
+    assert guesses(client, "203.0.113.7", 4)[3] == 429
+    assert guesses(client, "198.51.100.20", 1) == [429]  # the header chooses nothing
