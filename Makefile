@@ -8,7 +8,7 @@ WORKERS ?= 2
 THREADS ?= 64  # per worker: a stalled media reader holds one until MEDIA_SEND_TIMEOUT_S
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench install install-dev upgrade demo clean
+.PHONY: run test lint bench load install install-dev upgrade demo clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -48,6 +48,11 @@ lint: install-dev
 
 bench: install-dev
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# 2,000 simulated trainees for 5 minutes at the default face-check rate, with the ground truth;
+# LOAD_ARGS="--find-max" searches for the largest N with p99 < 300 ms.
+load: install-dev
+	$(BIN)/python bench/load.py --viewers 2000 --minutes 5 --check-interval 0 $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
