@@ -43,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aiohttp  # noqa: E402
 from heartbeat import free_port, start_gunicorn, stop  # noqa: E402  (bench helpers)
+from procstat import cpu_seconds, peak_rss_mb, percentile, process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT / "tests" / "fixtures" / "faces"
@@ -311,53 +312,6 @@ async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
     await asyncio.gather(*(one(i, v) for i, v in enumerate(viewers)))
     await connector.close()
     return stats, viewers, time.monotonic() - start
-
-
-# ---------------------------------------------------------------- measuring the server
-
-
-def process_tree(root_pid: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-                parents[int(entry)] = int(fields[1])
-            except (OSError, IndexError):
-                continue
-    tree, frontier = [root_pid], [root_pid]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree += frontier
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
 
 
 # ---------------------------------------------------------------- one run
