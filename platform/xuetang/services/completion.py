@@ -160,6 +160,7 @@ def grouped(study_year: StudyYear, group: str, scope: tuple[str, int] | None = N
     inner, params = person_status_sql(units, study_year.year, scope)
     column = {"district": "district_id", "employer": "employer_id", "series": "series_id",
               "city": "NULL"}[group]
+    group_by = "" if group == "city" else f"GROUP BY {column}"  # PostgreSQL refuses GROUP BY NULL
     sql = f"""
     SELECT {column} AS key, COUNT(*),
            SUM(CASE WHEN status = '{EXEMPT}' THEN 1 ELSE 0 END),
@@ -168,7 +169,7 @@ def grouped(study_year: StudyYear, group: str, scope: tuple[str, int] | None = N
            SUM(CASE WHEN status = '{NOT_STARTED}' THEN 1 ELSE 0 END),
            SUM(pub), SUM(pro)
     FROM ({inner}) AS statuses
-    GROUP BY {column}"""  # noqa: S608  (a column from a fixed table)
+    {group_by}"""  # noqa: S608  (a column from a fixed table)
     rows = {}
     for key, registered, exempt, met, progress, not_started, pub, pro in (
             database.execute_sql(sql, params).fetchall()):
@@ -242,17 +243,14 @@ def person_rows_sql(study_year: StudyYear, scope: tuple[str, int] | None, status
 
 
 def iterate(sql: str, params: list, batch: int = 2000):
-    """Rows of a large query without holding them all: a server-side cursor on PostgreSQL (in a
-    transaction, as named cursors need), the cursor itself on SQLite."""
+    """Rows of a large query without holding them all: a server-side cursor on PostgreSQL
+    (DECLARE ... FETCH in a transaction), the cursor itself on SQLite."""
     if is_postgres():
         with database.atomic():
-            cursor = database.connection().cursor(name="xuetang_export")
-            cursor.itersize = batch
-            cursor.execute(sql, params)
-            try:
-                yield from cursor
-            finally:
-                cursor.close()
+            database.execute_sql("DECLARE xuetang_rows NO SCROLL CURSOR FOR " + sql, params)
+            while chunk := database.execute_sql(f"FETCH {int(batch)} FROM xuetang_rows").fetchall():
+                yield from chunk
+            database.execute_sql("CLOSE xuetang_rows")
         return
     cursor = database.execute_sql(sql, params)
     while chunk := cursor.fetchmany(batch):
