@@ -99,6 +99,8 @@ MATRIX = [
     ("GET", "/reports/2021/series.xlsx?employer={employer}", STAFF_READERS),
     ("GET", "/reports/2021/employers/{employer}", STAFF_READERS),
     ("GET", "/reports/2021/people.xlsx?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/subsidy", {"city_admin"}),
+    ("GET", "/reports/subsidy.xlsx", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"

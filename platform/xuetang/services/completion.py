@@ -260,6 +260,6 @@ def iterate(sql: str, params: list, batch: int = 2000):
 def raw_group_by_sql(units: Units, year: int) -> tuple[str, list]:
     """The bare GROUP BY every figure is built on (bench/report.py times the report beside it)."""
     return _sql("""SELECT person_id, source, category,
-                          SUM(COALESCE(minutes, 0) * ? + COALESCE(hours, 0) * ?)
+                          SUM(COALESCE(minutes, 0) * ? + COALESCE(hours, 0) * ?) AS units
                    FROM ledger_line WHERE year = ?
                    GROUP BY person_id, source, category"""), [units.minute, units.hundredth, year]

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user
 
 from xuetang.models import StudyYear
-from xuetang.services import report_exports, reports
+from xuetang.services import report_exports, reports, subsidy
 from xuetang.services.refusals import Refused
 from xuetang.services.xlsx_stream import XLSX_MIMETYPE
 from xuetang.web import MAX_PAGE, bounded, redirect_to, render
@@ -153,3 +153,24 @@ def people_xlsx(year: int):
     except Refused as err:
         return _refused(err)
     return _xlsx(chunks, f"people-{year}.xlsx")
+
+
+@bp.route("/subsidy")
+@roles_required("city_admin")
+def subsidy_page():
+    """Subsidy evidence: verified minutes per course and organization, with their face checks."""
+    try:
+        page = subsidy.subsidy_page(request.args)
+    except Refused as err:
+        return _refused(err)
+    return render("reports/subsidy.html", "reports/_subsidy.html", **page)
+
+
+@bp.route("/subsidy.xlsx")
+@roles_required("city_admin")
+def subsidy_xlsx():
+    try:
+        chunks = subsidy.subsidy_xlsx(request.args)
+    except Refused as err:
+        return _refused(err)
+    return _xlsx(chunks, "subsidy-evidence.xlsx")
