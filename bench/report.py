@@ -200,6 +200,8 @@ def run(label: str, url: str, args) -> None:
     print(f"  city report {a:.3f} s (runs {', '.join(f'{x:.3f}' for x in ours)}); "
           f"raw GROUP BY {b:.3f} s (runs {', '.join(f'{x:.3f}' for x in anchor)}); "
           f"ratio {a / b:.2f} (goal <= 1.2, <= 2 s) for {people} people", flush=True)
+    if args.no_export:
+        return
     child = subprocess.run([sys.executable, __file__, "--export-child", url], check=True,
                            capture_output=True, text=True, env={**os.environ})
     export = json.loads(child.stdout.strip().splitlines()[-1])
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--sqlite-path", default=None, help="keep the SQLite file here")
     parser.add_argument("--reuse", action="store_true", help="time an already built database")
+    parser.add_argument("--no-export", action="store_true", help="time the report only")
     parser.add_argument("--export-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
