@@ -68,9 +68,11 @@ def _sql(text: str) -> str:
     return text.replace("?", database.param)
 
 
-def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None) -> tuple[str, list]:
+def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None,
+                      started_only: bool = False) -> tuple[str, list]:
     """SELECT person id, district, employer, series, exempt, counted public and professional
-    units, status — for every registered person in `scope` (None: the city)."""
+    units, status — for every registered person in `scope` (None: the city), or with
+    `started_only` for those who have lines in the year (joined by primary key: cheaper)."""
     scope_where, scope_params, ledger_join = "", [], ""
     if scope is not None:
         column = SCOPE_COLUMNS[scope[0]]
@@ -78,6 +80,8 @@ def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None) ->
         scope_params = [scope[1]]
         # Narrow the ledger scan to the scope's people before grouping.
         ledger_join = f" JOIN person p ON p.id = l.person_id{scope_where}"
+    people_from = ("counted c JOIN person p ON p.id = c.person_id" if started_only
+                   else "person p LEFT JOIN counted c ON c.person_id = p.id")
     sql = f"""
     WITH sums AS (
       SELECT l.person_id, l.source, l.category,
@@ -100,9 +104,8 @@ def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None) ->
       SELECT p.id, p.district_id, p.employer_id, p.series_id,
              CASE WHEN p.exempt OR COALESCE(s.exempt, ?) THEN 1 ELSE 0 END AS exempt,
              COALESCE(c.pub, 0) AS pub, COALESCE(c.pro, 0) AS pro
-      FROM person p
+      FROM {people_from}
       LEFT JOIN series s ON s.id = p.series_id
-      LEFT JOIN counted c ON c.person_id = p.id
       WHERE 1 = 1{scope_where}
     )
     SELECT id, district_id, employer_id, series_id, exempt, pub, pro,
@@ -155,26 +158,54 @@ class Row:
 
 def grouped(study_year: StudyYear, group: str, scope: tuple[str, int] | None = None
             ) -> dict[int | None, Row]:
-    """The completion figures of every person in `scope`, folded by `group` (a column name)."""
+    """The completion figures of every person in `scope`, folded by `group` (a column name).
+
+    Two queries: the registered and exempt people per group from the person table, and the
+    statuses of those with lines in the year; a person without lines has no hours, so is not
+    started (or met, under a policy that requires nothing)."""
     units = Units.of(study_year)
-    inner, params = person_status_sql(units, study_year.year, scope)
     column = {"district": "district_id", "employer": "employer_id", "series": "series_id",
               "city": "NULL"}[group]
     group_by = "" if group == "city" else f"GROUP BY {column}"  # PostgreSQL refuses GROUP BY NULL
-    sql = f"""
+    scope_where, scope_params = "", []
+    if scope is not None:
+        scope_where, scope_params = f" AND {SCOPE_COLUMNS[scope[0]]} = ?", [scope[1]]
+    people_sql = _sql(f"""
     SELECT {column} AS key, COUNT(*),
-           SUM(CASE WHEN status = '{EXEMPT}' THEN 1 ELSE 0 END),
+           SUM(CASE WHEN p.exempt OR COALESCE(s.exempt, ?) THEN 1 ELSE 0 END)
+    FROM person p LEFT JOIN series s ON s.id = p.series_id
+    WHERE 1 = 1{scope_where}
+    {group_by.replace(column, "p." + column) if group_by else ""}""")  # noqa: S608  (fixed)
+    inner, params = person_status_sql(units, study_year.year, scope, started_only=True)
+    started_sql = f"""
+    SELECT {column} AS key,
+           SUM(CASE WHEN status <> '{EXEMPT}' THEN 1 ELSE 0 END),
            SUM(CASE WHEN status = '{MET}' THEN 1 ELSE 0 END),
            SUM(CASE WHEN status = '{IN_PROGRESS}' THEN 1 ELSE 0 END),
            SUM(CASE WHEN status = '{NOT_STARTED}' THEN 1 ELSE 0 END),
            SUM(pub), SUM(pro)
     FROM ({inner}) AS statuses
     {group_by}"""  # noqa: S608  (a column from a fixed table)
+    nothing_required = (units.required_total <= 0 and units.required_public <= 0
+                        and units.required_professional <= 0)
     rows = {}
-    for key, registered, exempt, met, progress, not_started, pub, pro in (
-            database.execute_sql(sql, params).fetchall()):
-        rows[key] = Row(key, int(registered), int(exempt or 0), int(met or 0), int(progress or 0),
-                        int(not_started or 0), units.hours(pub), units.hours(pro))
+    for key, registered, exempt in database.execute_sql(people_sql, [False, *scope_params]):
+        row = rows[key] = Row(key, int(registered), int(exempt or 0))
+        if nothing_required:  # until their lines say otherwise, as people without lines are
+            row.met = row.must_study
+        else:
+            row.not_started = row.must_study
+    for key, started, met, progress, not_started, pub, pro in (
+            database.execute_sql(started_sql, params).fetchall()):
+        row = rows[key]
+        if nothing_required:
+            row.met -= int(started or 0)
+        else:
+            row.not_started -= int(started or 0)
+        row.met += int(met or 0)
+        row.in_progress += int(progress or 0)
+        row.not_started += int(not_started or 0)
+        row.public, row.professional = units.hours(pub), units.hours(pro)
     return rows
 
 
