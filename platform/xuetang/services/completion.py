@@ -278,6 +278,9 @@ def iterate(sql: str, params: list, batch: int = 2000):
     (DECLARE ... FETCH in a transaction), the cursor itself on SQLite."""
     if is_postgres():
         with database.atomic():
+            # A cursor is planned for its first rows by default (cursor_tuple_fraction 0.1);
+            # an export reads them all.
+            database.execute_sql("SET LOCAL cursor_tuple_fraction = 1.0")
             database.execute_sql("DECLARE xuetang_rows NO SCROLL CURSOR FOR " + sql, params)
             while chunk := database.execute_sql(f"FETCH {int(batch)} FROM xuetang_rows").fetchall():
                 yield from chunk
