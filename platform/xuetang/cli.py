@@ -45,7 +45,7 @@ def demo(if_empty):
         if if_empty and Account.select().exists():
             click.echo("database has data; demo data not loaded")
         else:
-            demo_data.load()
+            demo_data.load(city=True)
     click.echo(demo_data.logins_text())
 
 

@@ -10,6 +10,7 @@ import mimetypes
 from xuetang import clock, jobs
 from xuetang.models import ROLES
 from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal, to_decimal_up
+from xuetang.rules.charts import percent_text
 from xuetang.rules.idcard import mask
 from xuetang.services import crediting, face_checks
 
@@ -29,6 +30,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["hours_missing"] = to_decimal_up
     app.jinja_env.filters["masked"] = mask
     app.jinja_env.filters["local"] = clock.local_time  # Beijing time (TIMEZONE)
+    app.jinja_env.filters["percent"] = percent_text  # a completion rate, e.g. "87.5%"
 
     @app.context_processor
     def _labels():

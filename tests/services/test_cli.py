@@ -18,10 +18,18 @@ def test_upgrade_then_demo_twice_is_idempotent(empty_app):
     assert first.exit_code == 0, first.output
     assert DEMO_PASSWORD in first.output and "city" in first.output
     once = counts()
+    assert once[1] > 4000 and once[2] > 40000  # the generated demo city (seed/demo_city.py)
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0 and counts() == once
     skipped = runner.invoke(args=["demo", "--if-empty"])
     assert "not loaded" in skipped.output and counts() == once
+
+    from tests.conftest import Auth
+
+    client = empty_app.test_client()  # the existing demo logins still work beside the city
+    assert Auth(client).login("employer").status_code == 303
+    staff = client.get("/reports/", follow_redirects=True).get_data(as_text=True)
+    assert "济南泉城示范科技有限公司 人员完成情况" in staff and "实名登记 <a" in staff
 
 
 def test_create_admin(empty_app):

@@ -90,10 +90,21 @@ MATRIX = [
     ("POST", "/filings/999999/reject", {"district_admin", "city_admin"}),
     ("POST", "/filings/999999/withdraw", IN_FILINGS),
     ("GET", "/filings/years/2021", {"city_admin"}),
+    ("GET", "/reports/", STAFF_READERS),
+    ("GET", "/reports/2021/", {"city_admin"}),
+    ("GET", "/reports/2021/city.xlsx", {"city_admin"}),
+    ("GET", "/reports/2021/districts/{district}", {"district_admin", "city_admin"}),
+    ("GET", "/reports/2021/districts/{district}.xlsx", {"district_admin", "city_admin"}),
+    ("GET", "/reports/2021/series?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/2021/series.xlsx?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/2021/employers/{employer}", STAFF_READERS),
+    ("GET", "/reports/2021/people.xlsx?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/subsidy", {"city_admin"}),
+    ("GET", "/reports/subsidy.xlsx", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"
-PLACEHOLDER_IDS = {"employer": 1, "person": 1, "course": 1, "lesson": 1}
+PLACEHOLDER_IDS = {"employer": 1, "person": 1, "course": 1, "lesson": 1, "district": 1}
 
 
 @pytest.fixture
@@ -137,7 +148,8 @@ def _role_accounts():
     course = Course.get(Course.organization == orgs["uploader"])  # a demo course
     ids = {"employer": employer.id,
            "person": Person.select().where(Person.employer == employer).first().id,
-           "course": course.id, "lesson": Lesson.get(Lesson.course == course).id}
+           "course": course.id, "lesson": Lesson.get(Lesson.course == course).id,
+           "district": District.get(District.name == "历下区").id}
     return logins, ids
 
 
@@ -152,7 +164,8 @@ def test_every_route_is_in_the_matrix(app):
     adapter = app.url_map.bind("localhost")
     covered = set()
     for method, path, _roles in MATRIX:
-        endpoint, _ = adapter.match(path.format(**PLACEHOLDER_IDS), method=method)
+        endpoint, _ = adapter.match(path.format(**PLACEHOLDER_IDS).partition("?")[0],
+                                    method=method)
         covered.add(endpoint)
     routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert routes - covered == set(), "routes missing from the access matrix"

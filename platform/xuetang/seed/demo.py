@@ -78,7 +78,9 @@ def _ledger(person: Person, year: int, entries) -> None:
             LedgerLine.append(person, year, category, source, hours=amount, evidence=evidence)
 
 
-def load(today: dt.date | None = None) -> None:
+def load(today: dt.date | None = None, city: bool = False) -> None:
+    """The demo accounts, trainees, filings and courses; with `city` also the generated city
+    (seed.demo_city) that `flask demo` builds for the reports."""
     today = today or clock.today()
     ensure_reference_data(today.year)
     with database.atomic():
@@ -104,6 +106,10 @@ def load(today: dt.date | None = None) -> None:
         ])
     demo_filings.load({p.real_name: p for p in people}, DEMO_PASSWORD, today)
     _demo_courses(orgs)
+    if city:
+        from xuetang.seed import demo_city
+
+        demo_city.load(today)
 
 
 def _demo_courses(orgs: dict) -> None:

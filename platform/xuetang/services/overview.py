@@ -2,7 +2,7 @@
 
 from peewee import fn
 
-from xuetang.models import ROLES, District, Organization, Person
+from xuetang.models import ROLES, District, Organization, Person, StudyYear
 from xuetang.rules.filings import kinds_for
 from xuetang.services.filings import queue_count
 from xuetang.services.people import Viewer
@@ -57,6 +57,9 @@ def home_page(viewer: Viewer) -> dict:
                                                                      "city_admin"):
         context["filings"] = {"kinds": kinds_for({g.role for g in viewer.grants}),
                               "queue": queue_count(viewer)}
+    if viewer.has_role("employer_admin", "district_admin", "city_admin"):
+        current = StudyYear.current()
+        context["report_year"] = current.year if current else None
     managed = {g.organization_id for g in viewer.grants if g.organization_id}
     context["organizations"] = list(Organization.select().where(Organization.id.in_(managed)))
     return context

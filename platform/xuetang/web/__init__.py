@@ -137,13 +137,15 @@ def init_app(app):
         home,
         media,
         plaza,
+        reports,
         staff,
         study,
     )
 
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
-    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings):
+    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings,
+                   reports):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 
