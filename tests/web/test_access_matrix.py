@@ -90,6 +90,9 @@ MATRIX = [
     ("POST", "/filings/999999/reject", {"district_admin", "city_admin"}),
     ("POST", "/filings/999999/withdraw", IN_FILINGS),
     ("GET", "/filings/years/2021", {"city_admin"}),
+    ("GET", "/certificates/2021", {"trainee"}),
+    ("POST", "/certificates/2021", {"trainee"}),
+    ("GET", "/verify/ABCDEFGHJKMNPQRS", None),
 ]
 
 PASSWORD = "Matrix-pass-1"
@@ -161,8 +164,8 @@ def test_every_route_is_in_the_matrix(app):
 @pytest.mark.parametrize("method, path, allowed", MATRIX)
 def test_anonymous(client, method, path, allowed):
     response = _request(client, method, path.format(**PLACEHOLDER_IDS))
-    if allowed is None:
-        assert response.status_code in (200, 303)
+    if allowed is None:  # public: never refused (an unknown certificate code is a 404 page)
+        assert response.status_code in (200, 303, 404)
     else:
         assert response.status_code == 302
         assert "/auth/signin" in response.headers["Location"]

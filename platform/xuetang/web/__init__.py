@@ -98,6 +98,7 @@ def init_app(app):
     from xuetang.web import (
         admin,
         auth,
+        certificates,
         courses,
         faces,
         filings,
@@ -111,7 +112,8 @@ def init_app(app):
 
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
-    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings):
+    for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings,
+                   certificates):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 
