@@ -93,6 +93,19 @@ MATRIX = [
     ("GET", "/certificates/2021", {"trainee"}),
     ("POST", "/certificates/2021", {"trainee"}),
     ("GET", "/verify/ABCDEFGHJKMNPQRS", None),
+    ("GET", "/notices/", None),
+    ("GET", "/notices/999999", None),
+    ("GET", "/notices/999999/files/1", None),
+    ("GET", "/notices/manage", {"uploader"}),
+    ("GET", "/notices/new", {"uploader"}),
+    ("GET", "/notices/999999/edit", {"uploader"}),
+    ("POST", "/notices/999999/publish", {"uploader"}),
+    ("POST", "/notices/999999/withdraw", {"uploader"}),
+    ("POST", "/notices/999999/files", {"uploader"}),
+    ("POST", "/notices/999999/files/1/delete", {"uploader"}),
+    ("GET", "/notices/filing", {"city_admin"}),
+    ("GET", "/notices/filing/2021", {"city_admin"}),
+    ("POST", "/notices/offices", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"

@@ -105,6 +105,7 @@ def init_app(app):
         headers,
         home,
         media,
+        notices,
         plaza,
         staff,
         study,
@@ -113,7 +114,7 @@ def init_app(app):
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
     for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings,
-                   certificates):
+                   certificates, notices):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 
