@@ -106,6 +106,7 @@ MATRIX = [
     ("GET", "/notices/filing", {"city_admin"}),
     ("GET", "/notices/filing/2021", {"city_admin"}),
     ("POST", "/notices/offices", {"city_admin"}),
+    ("GET", "/admin/audit/", {"city_admin"}),
 ]
 
 PASSWORD = "Matrix-pass-1"

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 from flask import current_app
 
+from xuetang.db import database
 from xuetang.models import StudyYear
+from xuetang.services import audit
 from xuetang.services.refusals import Refused
 
 # The policy fields the city admin may edit; `year` itself is fixed once created.
@@ -35,10 +37,16 @@ def update_study_year(row: StudyYear, values: dict, account_id: int) -> None:
         raise Refused("学习开始日期不能晚于截止日期")
     if values["min_public_hours"] + values["min_professional_hours"] > values["min_total_hours"]:
         raise Refused("公需与专业学时要求之和不能超过总学时要求")
+    before = StudyYear.get_by_id(row.id)
     for name in EDITABLE_FIELDS:
         value = values[name]
         if isinstance(value, Decimal):
             value = value.quantize(CENT)  # hours are stored in hundredths
         setattr(row, name, value)
-    row.save()
+    changed = [name for name in EDITABLE_FIELDS if getattr(row, name) != getattr(before, name)]
+    with database.atomic():
+        row.save()
+        audit.record("policy", "year_edited", account_id, subject=f"{row.year} 年度政策",
+                     note="；".join(f"{name}: {getattr(before, name)} → {getattr(row, name)}"
+                                   for name in changed))
     current_app.logger.info("study year %s edited by account %s", row.year, account_id)

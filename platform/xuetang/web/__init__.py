@@ -97,6 +97,7 @@ ERROR_PAGES = {
 def init_app(app):
     from xuetang.web import (
         admin,
+        audit,
         auth,
         certificates,
         courses,
@@ -114,7 +115,7 @@ def init_app(app):
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
     for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings,
-                   certificates, notices):
+                   certificates, notices, audit):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 
