@@ -53,7 +53,7 @@ def test_policy_edit_is_in_the_log(client, auth, db):
         "seminar_hours_per_day": "8"})
     assert response.status_code == 303
     event = AuditEvent.get(AuditEvent.area == "policy")
-    assert "filing_close: 2021-08-06 → 2021-08-09" in event.note
+    assert "评委会办事机构发布指南截止日期：2021-08-06 → 2021-08-09" in event.note
     page = client.get("/admin/audit/?area=policy").get_data(as_text=True)
     assert "修改年度政策" in page and "2021 年度政策" in page
 
