@@ -23,6 +23,11 @@ ENV_SETTINGS = {
     "UPLOAD_START_RATE_LIMIT": ("30 per hour", str),
     "UPLOAD_CHUNK_RATE_LIMIT": ("1200 per minute", str),
     "ROSTER_IMPORT_RATE_LIMIT": ("30 per hour", str),
+    # Per client address: public certificate verifications (/verify/<code>); codes are 80 random
+    # bits, so the limit is against scraping and load, not against guessing.
+    "VERIFY_RATE_LIMIT": ("30 per minute", str),
+    "NOTICE_ATTACHMENT_MAX_BYTES": (10 * 1024**2, int),  # a notice's PDF/DOCX/XLSX attachment
+    "NOTICE_UPLOAD_RATE_LIMIT": ("30 per hour", str),  # per account
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     # A lecture longer or larger than this is refused at upload (renditions are 360p at most).

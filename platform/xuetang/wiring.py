@@ -12,6 +12,7 @@ from xuetang.models import ROLES
 from xuetang.rules.annual import CATEGORY_LABELS, SOURCE_LABELS, to_decimal, to_decimal_up
 from xuetang.rules.charts import percent_text
 from xuetang.rules.idcard import mask
+from xuetang.rules.notices import KINDS as NOTICE_KINDS
 from xuetang.services import crediting, face_checks
 
 
@@ -36,4 +37,4 @@ def init_app(app) -> None:
     def _labels():
         # One home for each label: templates read them from here, never re-type them.
         return {"ROLE_LABELS": ROLES, "CATEGORY_LABELS": CATEGORY_LABELS,
-                "SOURCE_LABELS": SOURCE_LABELS}
+                "SOURCE_LABELS": SOURCE_LABELS, "NOTICE_KINDS": NOTICE_KINDS}

@@ -66,8 +66,11 @@ def upload_all(ctx, payload: bytes, filename="lecture.mp4"):
 
 
 def media_files(app) -> list[Path]:
+    """Lecture files under MEDIA_ROOT (notice attachments, such as the demo's, live in notices/)."""
     root = Path(app.config["MEDIA_ROOT"])
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".lock") if root.exists() else []
+    notices = root / "notices"
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".lock"
+                  and notices not in p.parents) if root.exists() else []
 
 
 def lesson_row(ctx):

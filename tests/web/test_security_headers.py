@@ -12,6 +12,7 @@ from tests.web.test_access_matrix import (  # noqa: F401 (role_clients is a fixt
     _request,
     role_clients,
 )
+from xuetang import migrations
 from xuetang.web.headers import CSP
 
 EXPECTED = {
@@ -66,5 +67,7 @@ def test_static_files_and_errors_carry_the_headers(client):
 
 def test_hsts_only_when_cookies_are_secure(tmp_path):
     app = make_app(tmp_path, SESSION_COOKIE_SECURE=True)
+    with app.app_context():  # the sign-in page lists published notices: it needs the tables
+        migrations.upgrade()
     response = app.test_client().get("/auth/signin", base_url="https://localhost")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

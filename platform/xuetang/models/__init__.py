@@ -1,5 +1,7 @@
 """Tables, split by area. ALL_MODELS is in creation (dependency) order."""
 
+from xuetang.models.audit import AUDIT_MODELS, AuditEvent
+from xuetang.models.certificates import CERTIFICATE_MODELS, Certificate
 from xuetang.models.courses import Course, CourseSeries, Lesson, Rendition
 from xuetang.models.faces import (
     FaceCheck,
@@ -17,6 +19,7 @@ from xuetang.models.filings import (
     FilingRow,
 )
 from xuetang.models.ledger import LedgerLine
+from xuetang.models.notices import NOTICE_MODELS, Notice, NoticeAttachment, OfficeSeries
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
     ORG_KINDS,
@@ -52,7 +55,7 @@ FOUNDATION_MODELS = [
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
 ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
-              + FILING_MODELS)
+              + FILING_MODELS + CERTIFICATE_MODELS + NOTICE_MODELS + AUDIT_MODELS)
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -64,4 +67,6 @@ __all__ = [
     "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
     "SignInThrottle",
     "FILING_MODELS", "Filing", "FilingCredit", "FilingEvent", "FilingPeriod", "FilingRow",
+    "CERTIFICATE_MODELS", "Certificate", "NOTICE_MODELS", "Notice", "NoticeAttachment",
+    "OfficeSeries", "AUDIT_MODELS", "AuditEvent",
 ]

@@ -105,11 +105,24 @@ def load(today: dt.date | None = None, city: bool = False) -> None:
             ("professional", "filing_series", Decimal(60), "卫生系统继续教育备案"),
         ])
     demo_filings.load({p.real_name: p for p in people}, DEMO_PASSWORD, today)
+    _demo_notices_and_certificates({p.real_name: p for p in people})
     _demo_courses(orgs)
     if city:
         from xuetang.seed import demo_city
 
         demo_city.load(today)
+
+
+def _demo_notices_and_certificates(people: dict) -> None:
+    """Published series notices (seed/demo_notices.py) and issued certificates
+    (seed/demo_certificates.py; issuing needs the app for its clock and time zone)."""
+    from flask import current_app, has_app_context
+
+    from xuetang.seed import demo_certificates, demo_notices
+
+    demo_notices.load(current_app.config["MEDIA_ROOT"] if has_app_context() else None)
+    if has_app_context():
+        demo_certificates.load(people)
 
 
 def _demo_courses(orgs: dict) -> None:

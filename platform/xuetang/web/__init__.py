@@ -129,13 +129,16 @@ def database_unavailable(error) -> Response:
 def init_app(app):
     from xuetang.web import (
         admin,
+        audit,
         auth,
+        certificates,
         courses,
         faces,
         filings,
         headers,
         home,
         media,
+        notices,
         plaza,
         reports,
         staff,
@@ -145,7 +148,7 @@ def init_app(app):
     app.url_map.converters["int"] = RowId  # before any rule is added
     app.before_request(_bounded_json)
     for module in (auth, home, study, staff, admin, faces, courses, media, plaza, filings,
-                   reports):
+                   reports, certificates, notices, audit):
         app.register_blueprint(module.bp)
     headers.init_app(app)
 

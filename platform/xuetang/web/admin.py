@@ -7,11 +7,11 @@ from wtforms import DateField, DecimalField, IntegerField, SelectChoice, SelectF
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from xuetang.models import ORG_KINDS, StudyYear
-from xuetang.rules.annual import CATEGORY_LABELS, PROFESSIONAL, PUBLIC
 from xuetang.services.organizations import create_organization, districts, organizations_page
 from xuetang.services.refusals import Refused
 from xuetang.services.study_years import (
     EDITABLE_FIELDS,
+    POLICY_LABELS,
     study_year,
     study_years_page,
     update_study_year,
@@ -35,20 +35,21 @@ class OrganizationForm(FlaskForm):
 
 class StudyYearForm(FlaskForm):
     # Field names are EDITABLE_FIELDS (services.study_years), in the order the page shows them.
-    min_total_hours = DecimalField("总学时不少于", places=2, validators=[NumberRange(0, 1000)])
-    min_public_hours = DecimalField(f"{CATEGORY_LABELS[PUBLIC]}不少于", places=2,
+    min_total_hours = DecimalField(POLICY_LABELS["min_total_hours"], places=2,
+                                   validators=[NumberRange(0, 1000)])
+    min_public_hours = DecimalField(POLICY_LABELS["min_public_hours"], places=2,
                                     validators=[NumberRange(0, 1000)])
-    min_professional_hours = DecimalField(f"{CATEGORY_LABELS[PROFESSIONAL]}不少于", places=2,
+    min_professional_hours = DecimalField(POLICY_LABELS["min_professional_hours"], places=2,
                                           validators=[NumberRange(0, 1000)])
-    window_start = DateField("专业课学习开始日期")
-    window_end = DateField("专业课学习截止日期")
-    minutes_per_hour = IntegerField("每学时分钟数", validators=[NumberRange(10, 120)])
-    filing_close = DateField("评委会办事机构发布指南截止日期", validators=[Optional()])
-    competition_public_cap = DecimalField("竞赛可抵公需学时上限", places=2,
+    window_start = DateField(POLICY_LABELS["window_start"])
+    window_end = DateField(POLICY_LABELS["window_end"])
+    minutes_per_hour = IntegerField(POLICY_LABELS["minutes_per_hour"], validators=[NumberRange(10, 120)])
+    filing_close = DateField(POLICY_LABELS["filing_close"], validators=[Optional()])
+    competition_public_cap = DecimalField(POLICY_LABELS["competition_public_cap"], places=2,
                                           validators=[NumberRange(0, 100)])
-    competition_professional_cap = DecimalField("竞赛可抵专业学时上限", places=2,
+    competition_professional_cap = DecimalField(POLICY_LABELS["competition_professional_cap"], places=2,
                                                 validators=[NumberRange(0, 100)])
-    seminar_hours_per_day = DecimalField("高级研修每天折算学时", places=2,
+    seminar_hours_per_day = DecimalField(POLICY_LABELS["seminar_hours_per_day"], places=2,
                                          validators=[NumberRange(0, 24)])
 
 

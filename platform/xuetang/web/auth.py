@@ -9,7 +9,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from xuetang.extensions import limiter
-from xuetang.services import accounts, sessions
+from xuetang.services import accounts, notices, sessions
 from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
 from xuetang.web.access import SignedIn, signed_in
@@ -76,7 +76,8 @@ def signin():
             if target:
                 return redirect(target, code=303)
             return redirect_to("home.index")
-    return render("auth/signin.html", form=form, error=error, status=status)
+    return render("auth/signin.html", form=form, error=error, status=status,
+                  notices=notices.published(limit=10))
 
 
 @bp.route("/signout", methods=["POST"])

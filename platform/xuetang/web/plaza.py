@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user
 
 from xuetang.rules.annual import CATEGORY_LABELS
-from xuetang.services import plaza
+from xuetang.services import catalog, notices, plaza
 from xuetang.web import DB_INT_MAX, MAX_PAGE, bounded, render
 from xuetang.web.access import signed_in
 
@@ -42,9 +42,14 @@ def list_url(**changes) -> str:
 @signed_in
 def index():
     """The course plaza: filters and the course list (htmx swaps the list fragment)."""
+    listing = plaza.listing(current_user, _filters())
+    series_ids = ([listing["filters"]["series"]] if listing["filters"]["series"]
+                  else [s.id for s in listing["series_choices"]]
+                  if catalog.trainee_series_id(current_user) is not False else None)
     return render("plaza/index.html", "plaza/_course_list.html", list_url=list_url,
                   qr_available=qr_address() is not None,
-                  **plaza.listing(current_user, _filters()))
+                  notices=notices.published(series_ids, limit=5),
+                  notices_heading="本系列专业科目通知与学习指南", **listing)
 
 
 @bp.route("/courses/<int:course_id>")
