@@ -12,7 +12,7 @@ from xuetang.rules.filings import KIND_LABELS, KINDS
 from xuetang.services import filing_review, filings
 from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
-from xuetang.web.access import roles_required, wants_fragment
+from xuetang.web.access import roles_required
 
 bp = Blueprint("filings", __name__, url_prefix="/filings")
 
