@@ -95,7 +95,7 @@ def load(instance_path: Path, test_config: dict | None) -> dict:
         # Flask-Compress (web/assets.py): brotli where offered (HTTPS), else gzip, which every
         # browser offers on plain HTTP too; pages, styles, scripts, JSON and SVG only.
         "COMPRESS_ALGORITHM": ["br", "gzip"],
-        "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],  # static files are sent as streams
+        "COMPRESS_STREAMS": False,  # static files are buffered first (web/assets.py)
         "COMPRESS_BR_LEVEL": 6,  # 9 ms for htmx, 6 % smaller than gzip (4: larger than gzip)
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
                                "application/json", "application/manifest+json", "image/svg+xml"],

@@ -54,10 +54,21 @@ def _cache_versioned(response):
     return response
 
 
+def _buffer_static(response):
+    """A compressible static file as bytes, not a file stream: Flask-Compress then compresses it
+    whole (its stream path leaves the file open); the file is closed with the response."""
+    if (request.endpoint == "static" and response.status_code == 200
+            and response.mimetype in current_app.config["COMPRESS_MIMETYPES"]):
+        response.direct_passthrough = False
+        response.make_sequence()
+    return response
+
+
 def init_app(app) -> None:
     app.extensions["xuetang.asset_versions"] = {}
     app.url_defaults(_version_static_urls)
-    # Registered before Compress, so it runs after it (after_request runs in reverse order):
-    # the cache header is set on the answer as sent.
+    # after_request functions run in reverse order of registration: _buffer_static, then
+    # Compress, then _cache_versioned on the answer as sent.
     app.after_request(_cache_versioned)
     compress.init_app(app)
+    app.after_request(_buffer_static)
