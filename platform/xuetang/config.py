@@ -100,6 +100,13 @@ def load(instance_path: Path, test_config: dict | None) -> dict:
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,  # one request; big files arrive in chunks
         "MAX_JSON_BYTES": 64 * 1024,  # a heartbeat or a check request is well under 1 KB
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Flask-Compress (web/assets.py): brotli where offered (HTTPS), else gzip, which every
+        # browser offers on plain HTTP too; pages, styles, scripts, JSON and SVG only.
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_STREAMS": False,  # static files are buffered first (web/assets.py)
+        "COMPRESS_BR_LEVEL": 6,  # 9 ms for htmx, 6 % smaller than gzip (4: larger than gzip)
+        "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
+                               "application/json", "application/manifest+json", "image/svg+xml"],
     }
     for name, (default, parse) in ENV_SETTINGS.items():
         raw = os.environ.get(name)

@@ -69,6 +69,8 @@
     set("course-minutes", answer.course_minutes);
     var bar = document.getElementById("course-bar");
     if (bar && answer.course_cap_minutes) bar.style.width = Math.floor(100 * answer.course_minutes / answer.course_cap_minutes) + "%";
+    var meter = document.getElementById("course-progress");
+    if (meter && answer.course_minutes !== undefined) meter.setAttribute("aria-valuenow", answer.course_minutes);
     var notice = document.getElementById("study-notice");
     if (notice) {
       notice.hidden = !answer.notice;

@@ -77,7 +77,8 @@ def listing(viewer, filters: dict) -> dict:
 
 def course_page(viewer, course_id: int) -> dict | None:
     """A course's page (description, declared hours, lessons, series, its organization), or None
-    when the course does not exist or the account may not see it."""
+    when the course does not exist or the account may not see it. `may_play`: only a trainee
+    opens the player (study.play), so only a trainee is offered its links."""
     course = Course.get_or_none(Course.id == course_id)
     if course is None or not catalog.course_visible(viewer, course):
         return None
@@ -89,4 +90,5 @@ def course_page(viewer, course_id: int) -> dict | None:
     total_ms = sum(lesson.duration_ms or 0 for lesson in lessons if lesson.is_ready)
     return {"course": course, "lessons": lessons, "series": series,
             "organization": Organization.get_by_id(course.organization_id),
-            "total_minutes": round(total_ms / 60000)}
+            "total_minutes": round(total_ms / 60000),
+            "may_play": viewer.has_role("trainee") and viewer.person is not None}

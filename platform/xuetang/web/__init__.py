@@ -25,9 +25,10 @@ from xuetang.web.access import wants_fragment
 def render(page_template: str, fragment_template: str | None = None, status: int = 200,
            **context) -> Response:
     """Render the full page, or only its fragment for an htmx swap; the page includes the fragment."""
-    template = (fragment_template if (fragment_template and wants_fragment())
-                else page_template)
-    response = Response(render_template(template, **context), status=status)
+    as_fragment = bool(fragment_template and wants_fragment())
+    template = fragment_template if as_fragment else page_template
+    response = Response(render_template(template, is_fragment=as_fragment, **context),
+                        status=status)
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -102,6 +103,7 @@ ERROR_PAGES = {
     411: ("请求有误", "请求缺少长度信息。"),
     413: ("文件过大", "上传的内容超过了允许的大小。"),
     429: ("操作过于频繁", "尝试次数过多，请稍后再试。"),
+    500: ("服务器出错", "服务器暂时无法完成操作，请稍后重试。"),
 }
 
 
@@ -129,6 +131,7 @@ def database_unavailable(error) -> Response:
 def init_app(app):
     from xuetang.web import (
         admin,
+        assets,
         audit,
         auth,
         certificates,
@@ -151,6 +154,7 @@ def init_app(app):
                    reports, certificates, notices, audit):
         app.register_blueprint(module.bp)
     headers.init_app(app)
+    assets.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
@@ -179,8 +183,15 @@ def init_app(app):
         return None
 
     def error_page(status: int, title: str, message: str):
-        return lambda err: render("errors/error.html", "errors/_error.html", status=status,
-                                  title=title, message=message)
+        def handle(err):
+            response = render("errors/error.html", "errors/_error.html", status=status,
+                              title=title, message=message)
+            if request.htmx:
+                # Not a fragment of the page that asked: htmx must not put it in the target;
+                # static/js/htmx-errors.js shows its message beside the control instead.
+                response.headers["HX-Reswap"] = "none"
+            return response
+        return handle
 
     app.register_error_handler(CSRFError, error_page(
         400, "请求已失效", "页面已过期或缺少安全令牌，请刷新页面后重试。"))

@@ -12,7 +12,7 @@ from xuetang.rules.filings import KIND_LABELS, KINDS
 from xuetang.services import filing_review, filings
 from xuetang.services.refusals import Refused
 from xuetang.web import redirect_to, render
-from xuetang.web.access import roles_required, wants_fragment
+from xuetang.web.access import roles_required
 
 bp = Blueprint("filings", __name__, url_prefix="/filings")
 
@@ -51,8 +51,6 @@ def _upload_page(kind: str, form: UploadForm, upload=None, error=None, status=20
     if form.year.data is None and years:
         this_year = clock.today().year
         form.year.data = next((y.year for y in years if y.year <= this_year), years[-1].year)
-    if wants_fragment():
-        status = 200  # htmx swaps only 2xx answers: the message must land in the preview
     return render("filings/upload.html", "filings/_preview.html", status=status, kind=kind,
                   kind_label=KIND_LABELS[kind], form=form, upload=upload, error=error,
                   years=years)

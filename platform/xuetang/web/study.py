@@ -44,7 +44,8 @@ def _player_page(person, lesson) -> dict:
         "renditions": [{"name": r.name, "height": r.height, "kbps": r.bitrate_kbps,
                         "url": url_for("media.rendition", lesson_id=lesson.id, name=r.name)}
                        for r in shown.renditions],
-        "poster_url": url_for("media.poster", lesson_id=lesson.id) if lesson.poster_name else None,
+        "poster_url": (url_for("media.poster", lesson_id=lesson.id, v=lesson.media_version)
+                       if lesson.poster_name else None),  # versioned: cached for good
         "course_url": url_for("plaza.course", course_id=lesson.course_id),
         "progress": shown.progress,
         "heartbeat_seconds": current_app.config["HEARTBEAT_SECONDS"],
