@@ -102,3 +102,21 @@ def make_live_y4m(image_path, out_path, width: int = 320, height: int = 240,
                     "-i", str(image_path), "-vf", vf, "-t", str(seconds), "-r", str(fps), str(out)],
                    check=True, capture_output=True)
     return out
+
+
+def live(person: str = "a", turn: float = 0.0) -> bytes:
+    """A live-looking snapshot of person a or b for checks against their `*_enroll` reference.
+
+    Every fixture of one person is cut from one source photograph, so `a_webcam` is, to the
+    platform, the reference photo re-cropped and re-lit: too_similar_to_reference. The webcam frame
+    mirrored shows the face from the other side (its aligned chip correlates 0.28 / 0.70 with the
+    reference's, like another capture), ~0.2-0.25 away from the reference. `turn` rotates it by
+    that many degrees: another frame of the same sitting (0.07-0.12 from the unturned one)."""
+    from PIL import ImageOps
+
+    img = ImageOps.mirror(Image.open(FACES / f"{person}_webcam.jpg").convert("RGB"))
+    if turn:
+        img = img.rotate(turn, resample=Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.support.faces import enrol, raw, variant, wang
+from tests.support.faces import enrol, live, raw, wang
 from tests.support.study import (
     Player,
     make_lesson,
@@ -55,17 +55,17 @@ def statuses():
 
 def test_real_snapshots_pass_and_release_the_held_play(app, tab, clock):
     face = tab.open().get_json()["face"]
-    assert send(tab, face["check"], raw("a_webcam"))["passed"] is True
+    assert send(tab, face["check"], live("a"))["passed"] is True
     tab.beat(0, "start")
     tab.play(clock, 0, 120, first=False)
     assert online_minutes(WANG, 2021) == 0 and statuses() == ["held"]
-    assert send(tab, issue_in_play(app, tab), variant("a_webcam"))["passed"] is True
+    assert send(tab, issue_in_play(app, tab), live("a", turn=2))["passed"] is True
     assert online_minutes(WANG, 2021) == 2 and statuses() == ["credited"]
 
 
 def test_other_face_holds_the_play_until_an_admin_overrides(app, client, auth, tab, clock):
     face = tab.open().get_json()["face"]
-    send(tab, face["check"], raw("a_webcam"))
+    send(tab, face["check"], live("a"))
     tab.beat(0, "start")
     tab.play(clock, 0, 180, first=False)
     answer = send(tab, issue_in_play(app, tab), raw("b_webcam"))

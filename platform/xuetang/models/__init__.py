@@ -6,6 +6,7 @@ from xuetang.models.faces import (
     FaceConsent,
     FaceReference,
     FaceReview,
+    FaceThreshold,
     ReferenceChange,
 )
 from xuetang.models.filings import (
@@ -50,7 +51,7 @@ FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
-FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
+FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange, FaceThreshold]
 ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
               + FILING_MODELS)
 
@@ -59,7 +60,8 @@ __all__ = [
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear",
-    "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
+    "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "FaceThreshold",
+    "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
     "SignInThrottle",
