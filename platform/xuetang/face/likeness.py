@@ -10,6 +10,8 @@ is in docs/face-checks.md. A hint for review, not liveness detection.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -21,9 +23,13 @@ SIMILAR_LIKENESS = 0.90
 # Descriptor distance below this to the reference: a copy whatever the chip says (kept from the
 # first replay rule; re-encodes of the very file land 0.01-0.04).
 SIMILAR_DISTANCE = 0.05
-# Two snapshots this close in descriptor space are the same frame sent again: sensor noise alone
-# moves a 320x240 face 0.07-0.11, re-encoding a frame 0.01-0.03 (a virtual camera looping a still).
-SEQUENCE_DISTANCE = 0.05
+# Two snapshots whose whole frames (32x24 grey) differ by less than this mean absolute level are
+# one frame sent again (a looping still, a virtual camera): on the fixtures re-encoding a frame
+# (JPEG 40-95) or adding sensor noise (sigma 3-6) moves it 0.08-0.73, while any motion of the
+# scene, a 1 px shift or a 0.25 degree turn, moves it 1.0-10. The descriptor cannot tell: a
+# re-encode alone moves a 320x240 face 0.05-0.11, as much as another frame does.
+FRAME_SIZE = (32, 24)
+SAME_FRAME_DIFFERENCE = 0.9
 
 
 def signature(chip_rgb: np.ndarray) -> bytes:
@@ -52,6 +58,22 @@ def too_similar(distance: float, chip_likeness: float | None) -> bool:
     return chip_likeness is not None and chip_likeness >= SIMILAR_LIKENESS
 
 
-def same_frame(distance: float) -> bool:
+def frame_signature(jpeg: bytes) -> bytes:
+    """The whole snapshot as 32x24 grey bytes (call on bytes already validated by analyse)."""
+    img = Image.open(io.BytesIO(jpeg), formats=["JPEG"])
+    img.draft("L", (FRAME_SIZE[0] * 4, FRAME_SIZE[1] * 4))  # libjpeg decodes at 1/8 scale
+    return img.convert("L").resize(FRAME_SIZE, Image.Resampling.BILINEAR).tobytes()
+
+
+def frame_difference(a: bytes, b: bytes) -> float:
+    """Mean absolute grey-level difference of two frame signatures."""
+    if len(a) != len(b) or len(a) != FRAME_SIZE[0] * FRAME_SIZE[1]:
+        raise ValueError("a frame signature is 32x24 bytes")
+    x = np.frombuffer(a, dtype=np.uint8).astype(np.int16)
+    y = np.frombuffer(b, dtype=np.uint8).astype(np.int16)
+    return float(np.abs(x - y).mean())
+
+
+def same_frame(a: bytes, b: bytes) -> bool:
     """Two snapshots (of different checks) that are one frame sent twice."""
-    return distance < SEQUENCE_DISTANCE
+    return frame_difference(a, b) < SAME_FRAME_DIFFERENCE

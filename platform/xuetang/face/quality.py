@@ -76,7 +76,7 @@ class Limits:
     min_frame_sharpness: float = 10.0
     # The face's centre may be this far (fraction of the frame) from the frame's centre; the
     # fixtures' faces sit within 0.09.
-    max_centre_offset: float = 0.3
+    max_centre_offset: float = 0.25
 
 
 @dataclass(frozen=True)

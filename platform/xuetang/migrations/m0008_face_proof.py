@@ -13,6 +13,7 @@ COLUMNS = {
         ("likeness", lambda: FloatField(null=True)),
         ("descriptor", lambda: BlobField(null=True)),
         ("signature", lambda: BlobField(null=True)),
+        ("frame", lambda: BlobField(null=True)),
         ("position_ms", lambda: IntegerField(null=True)),
         ("captured_at", lambda: DateTimeField(null=True)),
     ],

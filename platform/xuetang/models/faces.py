@@ -105,6 +105,7 @@ class FaceCheck(BaseModel):
     # checks; biometric, so purged with the image.
     descriptor = BlobField(null=True)
     signature = BlobField(null=True)
+    frame = BlobField(null=True)  # face.likeness.frame_signature: the whole frame, 32x24 grey
     position_ms = IntegerField(null=True)  # lesson position when the check was issued
     # When the browser took the snapshot (server time, from the age it reports); set when it
     # arrived after the deadline and was accepted because it was taken in time.

@@ -28,7 +28,7 @@ from flask import current_app, url_for
 
 from xuetang.clock import as_utc, to_ms, utcnow
 from xuetang.db import database
-from xuetang.face import analysis
+from xuetang.face import analysis, likeness
 from xuetang.face.quality import ImageRejected, Limits
 from xuetang.models import FaceCheck, Person, PlaySession
 from xuetang.rules.gate import Check
@@ -140,9 +140,9 @@ def check_due(play_ms_since_last_check: int, step_ms: int, *, mean_interval_s: i
 
 
 def check_payload(check: FaceCheck) -> dict:
-    """What the player needs to answer a check: its nonce, deadline and where to post."""
+    """What the player needs to answer a check: nonce, deadline, late window, where to post."""
     return {"nonce": check.nonce, "url": url_for("faces.submit_snapshot", nonce=check.nonce),
-            "kind": check.kind,
+            "kind": check.kind, "late_s": int(current_app.config["FACE_CHECK_LATE_S"]),
             "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
 
 
@@ -345,7 +345,7 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
             .where((FaceCheck.id == check.id) & FaceCheck.used_at.is_null() & undecided).execute()):
         raise FaceError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
 
-    digest = faces.sha256(data)
+    digest, check.frame = faces.sha256(data), likeness.frame_signature(data)
     threshold = face_settings.current()
     refs = faces.references_of(person)
     problems: list[str] = []
@@ -356,7 +356,7 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
         verdict = face_proof.Verdict("fail", result.codes[0])
         problems = [p.message for p in result.problems]
     elif refs:
-        verdict = face_proof.judge(person, check, result, refs, threshold)
+        verdict = face_proof.judge(person, check, result, check.frame, refs, threshold)
     check.captured_at = captured_at
     name = faces.store(person.id, "chk", data)
     retry = None

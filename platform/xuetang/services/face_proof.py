@@ -43,24 +43,19 @@ def reference_signature(ref: FaceReference) -> bytes | None:
     return result.signature
 
 
-def repeats_earlier_frame(person: Person, descriptor, check_id: int) -> bool:
-    """Whether the descriptor is the same frame as one of the person's recent snapshots."""
-    recent = (FaceCheck.select(FaceCheck.descriptor)
-              .where((FaceCheck.person == person) & FaceCheck.descriptor.is_null(False)
+def repeats_earlier_frame(person: Person, frame: bytes, check_id: int) -> bool:
+    """Whether the snapshot is the same frame as one of the person's recent snapshots."""
+    recent = (FaceCheck.select(FaceCheck.frame)
+              .where((FaceCheck.person == person) & FaceCheck.frame.is_null(False)
                      & (FaceCheck.id != check_id))
               .order_by(FaceCheck.decided_at.desc()).limit(RECENT_SNAPSHOTS))
-    blobs = [bytes(blob) for blob, in recent.tuples()]
-    if not blobs:
-        return False
-    from xuetang.face import matching
-
-    nearest = float(matching.distances(descriptor, matching.stack(blobs)).min())
-    return likeness.same_frame(nearest)
+    return any(likeness.same_frame(frame, bytes(blob)) for blob, in recent.tuples())
 
 
-def judge(person: Person, check: FaceCheck, result: analysis.Analysis,
+def judge(person: Person, check: FaceCheck, result: analysis.Analysis, frame: bytes,
           refs: list[FaceReference], threshold: float) -> Verdict:
-    """The verdict on a usable snapshot (result.ok) against the person's references."""
+    """The verdict on a usable snapshot (result.ok, frame its likeness.frame_signature) against
+    the person's references and earlier snapshots."""
     match = analysis.compare(result.descriptor,
                              [analysis.descriptor_from_bytes(r.descriptor) for r in refs],
                              threshold)
@@ -70,7 +65,7 @@ def judge(person: Person, check: FaceCheck, result: analysis.Analysis,
         chip = likeness.likeness(result.signature, ref_signature)
     if match.passed and likeness.too_similar(match.distance, chip):
         return Verdict("flagged", "too_similar_to_reference", match.distance, chip)
-    if match.passed and repeats_earlier_frame(person, result.descriptor, check.id):
+    if match.passed and repeats_earlier_frame(person, frame, check.id):
         return Verdict("flagged", "repeated_frame", match.distance, chip)
     return Verdict("pass" if match.passed else "fail", "match" if match.passed else "mismatch",
                    match.distance, chip)

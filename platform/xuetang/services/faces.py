@@ -366,7 +366,7 @@ def purge_snapshots(now: dt.datetime | None = None, retention_days: int | None =
     for check in old:
         unlink(check.snapshot_name)
         (FaceCheck.update(snapshot_name=None, snapshot_purged_at=now, descriptor=None,
-                          signature=None)
+                          signature=None, frame=None)
          .where(FaceCheck.id == check.id).execute())
         count += 1
     return count
