@@ -162,7 +162,8 @@ def new_check():
         return jsonify(required=False)
     return jsonify(required=True, nonce=check.nonce,
                    deadline_s=int((check.expires_at - check.issued_at).total_seconds()),
-                   late_s=int(current_app.config["FACE_CHECK_LATE_S"]), url=url_for("faces.submit_snapshot", nonce=check.nonce)), 201
+                   late_s=int(current_app.config["FACE_CHECK_LATE_S"]),
+                   url=url_for("faces.submit_snapshot", nonce=check.nonce)), 201
 
 
 @bp.route("/checks/<nonce>", methods=["POST"])
