@@ -272,3 +272,62 @@ def test_the_city_sets_the_threshold_it_takes_effect_at_once_and_is_on_each_reco
     check = setup(face_checks.issue_check, wang(), None, "s1")
     decision = setup(face_checks.decide, check.nonce, wang(), live("a", turn=2))
     assert decision.check.threshold == 0.2 and decision.check.decision == "fail"
+
+
+# ---------------------------------------------------------------------------- calibration figures
+
+
+def test_far_frr_on_a_generated_set_of_reviewed_checks_match_a_hand_count(auth, client, setup):
+    """Twelve reviewed checks written as the review queue leaves them; the page's rates at 0.50
+    and 0.60 and its recommendation are counted here by hand."""
+    overridden = [0.36, 0.44, 0.49, 0.52, 0.55, 0.61]  # the person after all (genuine)
+    upheld = [0.41, 0.57, 0.63, 0.68, 0.75, 0.82]  # not the person (impostor)
+    now = utcnow()
+    city = setup(lambda: Account.get(Account.username == "city"))
+
+    def write():
+        person = wang()
+        for distances, verdict in ((overridden, "pass"), (upheld, "fail")):
+            for i, distance in enumerate(distances):
+                check = FaceCheck.create(
+                    person=person, nonce=f"gen-{verdict}-{i}", issued_at=now, expires_at=now,
+                    decided_at=now, decision="fail", reason_code="mismatch", distance=distance,
+                    threshold=0.5, review_decision=verdict, reviewed_at=now)
+                from xuetang.models import FaceReview
+
+                FaceReview.create(check=check, reviewer=city, decision=verdict, reason="生成数据")
+        from xuetang.services import face_reviews
+
+        return face_reviews.calibration(30)
+
+    figures = setup(write)
+    rates = {round(r.threshold, 2): r for r in figures["rates"]}
+    # 0.50: impostors below it 0.41 (1 of 6); genuine at or above it 0.52, 0.55, 0.61 (3 of 6).
+    assert (rates[0.50].false_accepts, rates[0.50].impostors) == (1, 6)
+    assert (rates[0.50].false_rejects, rates[0.50].genuine) == (3, 6)
+    # 0.60: impostors 0.41, 0.57 (2); genuine 0.61 (1).
+    assert (rates[0.60].false_accepts, rates[0.60].false_rejects) == (2, 1)
+    # Fewest errors with a false accept counted twice: 0.56 (impostor 0.41, genuine 0.61:
+    # 2*1/6 + 1/6 = 0.50); 0.54: 2/6 + 2/6; 0.58-0.60: 2*2/6 + 1/6; 0.62: 2*2/6 + 0;
+    # 0.30-0.40: no false accept, but 5 or 6 of 6 rejected.
+    assert figures["recommended"].threshold == pytest.approx(0.56)
+    auth.login("city")
+    page = client.get("/faces/calibration").get_data(as_text=True)
+    table = "".join(page.split('id="rates"')[1].split("</section>")[0].split())
+    assert "<td>1/6</td>" in table and "<td>3/6</td>" in table and "16.7%" in table
+    assert '0.56<strong>推荐</strong>' in table
+    assert "推荐阈值<strong>0.56</strong>" in "".join(page.split('id="recommended"')[1].split())
+
+
+def test_the_reviewers_page_shows_every_check_of_the_session(auth, client, setup):
+    setup(enrol, wang(), "a_enroll")
+    lesson = setup(professional_lesson)
+    first = setup(face_checks.issue_check, wang(), lesson.id, "s9")
+    setup(face_checks.decide, first.nonce, wang(), live("a"))
+    second = setup(face_checks.issue_check, wang(), lesson.id, "s9")
+    setup(face_checks.decide, second.nonce, wang(), raw("b_webcam"))
+    auth.login("lixia")
+    page = client.get(f"/faces/reviews/{second.id}").get_data(as_text=True)
+    section = page.split('id="session-checks"')[1].split("</section>")[0]
+    assert section.count("<tr") >= 4  # header, the pass, the fail, its retry
+    assert "人脸核验通过" in section and "不符" in section and "0.50" in section
