@@ -331,3 +331,15 @@ def test_the_reviewers_page_shows_every_check_of_the_session(auth, client, setup
     section = page.split('id="session-checks"')[1].split("</section>")[0]
     assert section.count("<tr") >= 4  # header, the pass, the fail, its retry
     assert "人脸核验通过" in section and "不符" in section and "0.50" in section
+
+
+def test_withdrawing_consent_also_clears_the_snapshots_face_data(setup):
+    setup(enrol, wang(), "a_enroll")
+    check = setup(face_checks.issue_check, wang(), None, "s1")
+    setup(face_checks.decide, check.nonce, wang(), live("a"))
+    row = setup(FaceCheck.get_by_id, check.id)
+    assert row.descriptor is not None and row.signature is not None and row.frame is not None
+    setup(lambda: faces.record_consent(wang(), account_of(wang()), False))
+    row = setup(FaceCheck.get_by_id, check.id)
+    assert row.descriptor is None and row.signature is None and row.frame is None
+    assert row.decision == "pass" and row.distance is not None  # the evidence stays

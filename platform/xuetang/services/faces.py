@@ -161,6 +161,10 @@ def record_consent(person: Person, actor, agreed: bool, now: dt.datetime | None 
             refs = list(FaceReference.select().where(FaceReference.person == person))
             names = [r.image_name for r in refs]
             FaceReference.delete().where(FaceReference.person == person).execute()
+            # The snapshots' descriptors and signatures are face data too (images wait for the
+            # retention purge: they are the checks' evidence).
+            (FaceCheck.update(descriptor=None, signature=None, frame=None)
+             .where(FaceCheck.person == person).execute())
             for change in ReferenceChange.select().where(
                     (ReferenceChange.person == person) & (ReferenceChange.status == "pending")):
                 names.append(change.image_name)
