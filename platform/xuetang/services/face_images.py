@@ -50,6 +50,6 @@ def image_for(viewer, kind: str, item_id: int) -> bytes:
     if not own and not may:
         raise _not_found()
     data = _read(getattr(row, column))
-    if kind == "reference" and not may:
+    if kind in ("reference", "request") and not may:  # a request image becomes a reference
         return watermarked_thumbnail(data)
     return data
