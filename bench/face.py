@@ -117,5 +117,68 @@ def main() -> None:
     print(f"total {time.perf_counter() - started:.1f} s")
 
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------------------- 1:N (issue 11)
+
+
+def one_to_n(people: int = 200_000, repeat: int = 5) -> None:
+    """One face, one account: a new reference searched against every enrolled descriptor.
+
+    python bench/face.py --one-to-n [--people N]
+    Builds N people's descriptors as the database stores them (512-byte float32 blobs in an
+    SQLite table), then times what enrolment does (services.face_identity): read the blobs,
+    stack them (face.matching.stack) and search (face.matching.nearest), next to the anchor
+    the same enrolment pays anyway: one ResNet descriptor of a prepared 150x150 chip.
+    """
+    import sqlite3
+    import tempfile
+
+    from xuetang.face import matching
+
+    engine = analysis.get_engine()
+    webcam = np.asarray(Image.open(FIXTURES / "a_webcam.jpg").convert("RGB"))
+    chip = engine.face_chip(webcam, engine.detect(webcam, 1)[0], size=150)
+    probe = engine.describe_chip(chip)
+    rng = np.random.default_rng(11)
+    # Real descriptors have norm ~1 and strangers sit 0.6-0.9 apart: Gaussian ones scaled so.
+    enrolled = rng.normal(0.0, 0.06, (people, 128)).astype("<f4")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "bench.sqlite3")
+        db.execute("CREATE TABLE face_reference (id INTEGER PRIMARY KEY, person_id INT, descriptor BLOB)")
+        db.executemany("INSERT INTO face_reference (person_id, descriptor) VALUES (?, ?)",
+                       ((i + 1, enrolled[i].tobytes()) for i in range(people)))
+        db.commit()
+        phases: dict[str, list[float]] = {"read blobs (SQLite)": [], "stack": [], "search": [],
+                                          "anchor: one descriptor": []}
+        hits = None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = db.execute("SELECT person_id, descriptor FROM face_reference WHERE person_id != ?",
+                              (0,)).fetchall()
+            t1 = time.perf_counter()
+            owners = [r[0] for r in rows]
+            matrix = matching.stack([r[1] for r in rows])
+            t2 = time.perf_counter()
+            hits = matching.nearest(probe, matrix, owners, analysis.DEFAULT_THRESHOLD)
+            t3 = time.perf_counter()
+            engine.describe_chip(chip)
+            t4 = time.perf_counter()
+            for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                phases[name].append(seconds * 1000)
+        db.close()
+    anchor = statistics.median(phases["anchor: one descriptor"])
+    total = [sum(v) for v in zip(*(phases[n] for n in ("read blobs (SQLite)", "stack", "search")),
+                                 strict=True)]
+    print(f"1:N over {people:,} enrolled descriptors, {repeat} runs, nproc {os.cpu_count()}, "
+          f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; hits {len(hits)}")
+    print()
+    print("| phase | median ms | median / anchor |")
+    print("|---|---:|---:|")
+    for name, values in [*phases.items(), ("1:N total (read + stack + search)", total)]:
+        median = statistics.median(values)
+        print(f"| {name} | {median:.1f} | {median / anchor:.2f} |")
+
+
+if __name__ == "__main__" and "--one-to-n" in sys.argv:
+    one_to_n(int(sys.argv[sys.argv.index("--people") + 1]) if "--people" in sys.argv else 200_000)
+elif __name__ == "__main__":
     main()

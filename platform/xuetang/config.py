@@ -56,9 +56,13 @@ ENV_SETTINGS = {
     # the same person lands at 0.11-0.18 and different people at 0.69-0.72; different photos of
     # one real person typically land at 0.3-0.5, so 0.5 still admits them while refusing the
     # 0.5-0.6 band where look-alikes get in. Not validated on a real East-Asian data set: revisit
-    # with the calibration page's distances.
+    # with the calibration page's distances. This is the installation default: the city admin
+    # sets the threshold in force on the calibration page (services.face_settings).
     "FACE_MATCH_THRESHOLD": (0.5, float),
     "FACE_CHECK_DEADLINE_S": (60, int),  # seconds to post a snapshot after "check now"
+    # A snapshot taken before the deadline but queued in the page while the link was down is
+    # still accepted this long after the deadline.
+    "FACE_CHECK_LATE_S": (180, int),
     "FACE_CHECK_MEAN_INTERVAL_S": (600, int),  # mean play time between random checks
     "FACE_SNAPSHOT_RETENTION_DAYS": (30, int),  # then snapshot images are deleted, rows kept
     "FACE_SNAPSHOT_MAX_BYTES": (60 * 1024, int),  # a 320x240 snapshot is 6-20 KB

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import launch_browser, serve, sign_in
-from tests.support.faces import FACES, enrol, make_live_y4m, wang
+from tests.support.faces import FACES, enrol, live_image, make_live_y4m, wang
 from tests.support.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
@@ -94,7 +94,7 @@ def open_player(page, server, lesson_id):
 
 def test_face_passes_and_minutes_are_credited(face_app, lesson_video, tmp_path):
     lesson_id = add_professional_lesson(face_app, lesson_video)
-    camera = make_live_y4m(FACES / "a_webcam.jpg", tmp_path / "a.y4m")
+    camera = make_live_y4m(live_image("a", tmp_path), tmp_path / "a.y4m")
     with launch_browser(camera) as browser, serve(face_app) as server:
         page = browser.new_context(locale="zh-CN").new_page()
         page.set_default_timeout(20_000)

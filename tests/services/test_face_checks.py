@@ -10,6 +10,7 @@ from tests.support.faces import (
     account_of,
     enrol,
     li,
+    live,
     mirrored,
     png,
     professional_lesson,
@@ -184,14 +185,14 @@ def test_same_person_passes_and_the_snapshot_is_evidence(ctx):
     enrol(person, "a_enroll")
     lesson = professional_lesson()
     check = face_checks.issue_check(person, lesson.id, "s1", kind="before_play")
-    decision = face_checks.decide(check.nonce, person, raw("a_webcam"))
+    decision = face_checks.decide(check.nonce, person, live("a"))
     row = FaceCheck.get_by_id(check.id)
     assert decision.as_json()["passed"] is True and "retry" not in decision.as_json()
     assert row.decision == "pass" and row.reason_code == "match"
     assert 0.1 < row.distance < 0.25 and row.threshold == 0.5
     assert row.luminance > 50 and row.sharpness > 3 and row.face_count == 1
     assert row.used_at and row.decided_at and row.lesson_id == lesson.id
-    assert faces.resolve(row.snapshot_name).read_bytes() == raw("a_webcam")
+    assert faces.resolve(row.snapshot_name).read_bytes() == live("a")
 
 
 def test_other_persons_face_fails_with_a_retry(ctx):
@@ -204,7 +205,7 @@ def test_other_persons_face_fails_with_a_retry(ctx):
     assert "不符" in body["reason"] and "distance" not in body
     retry = FaceCheck.get(FaceCheck.nonce == body["retry"]["nonce"])
     assert retry.kind == "retry" and retry.play_session_id == "s1"
-    assert face_checks.decide(retry.nonce, person, variant("a_webcam")).check.decision == "pass"
+    assert face_checks.decide(retry.nonce, person, live("a", turn=2)).check.decision == "pass"
 
 
 @pytest.mark.parametrize(("name", "code"), [
@@ -224,9 +225,9 @@ def test_nonce_is_single_use(ctx):
     person = wang()
     enrol(person, "a_enroll")
     check = face_checks.issue_check(person, None, "s1")
-    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    face_checks.decide(check.nonce, person, live("a"))
     with pytest.raises(faces.FaceError) as err:
-        face_checks.decide(check.nonce, person, variant("a_webcam"))
+        face_checks.decide(check.nonce, person, live("a", turn=2))
     assert err.value.code == "used_nonce" and err.value.status == 409
     assert FaceCheck.select().count() == 1
 
@@ -237,7 +238,7 @@ def test_expired_nonce_is_a_timeout(ctx):
     issued = utcnow() - dt.timedelta(seconds=120)
     check = face_checks.issue_check(person, None, "s1", 60, now=issued)
     with pytest.raises(faces.FaceError) as err:
-        face_checks.decide(check.nonce, person, raw("a_webcam"))
+        face_checks.decide(check.nonce, person, live("a"))
     assert err.value.status == 410
     row = FaceCheck.get_by_id(check.id)
     assert row.decision == "timeout" and row.decided_at == row.expires_at
@@ -266,16 +267,16 @@ def test_bad_image_leaves_the_nonce_usable(ctx):
             face_checks.decide(check.nonce, person, data)
         assert err.value.status == status
     assert FaceCheck.get_by_id(check.id).used_at is None
-    assert face_checks.decide(check.nonce, person, raw("a_webcam")).check.decision == "pass"
+    assert face_checks.decide(check.nonce, person, live("a")).check.decision == "pass"
 
 
 def test_byte_identical_repeat_is_refused(ctx):
     person = wang()
     enrol(person, "a_enroll")
     first = face_checks.issue_check(person, None, "s1")
-    assert face_checks.decide(first.nonce, person, raw("a_webcam")).check.decision == "pass"
+    assert face_checks.decide(first.nonce, person, live("a")).check.decision == "pass"
     second = face_checks.issue_check(person, None, "s1")
-    decision = face_checks.decide(second.nonce, person, raw("a_webcam"))
+    decision = face_checks.decide(second.nonce, person, live("a"))
     assert decision.check.decision == "fail" and decision.check.reason_code == "replayed"
     # The enrolment file itself, posted as a snapshot: refused the same way.
     third = face_checks.issue_check(person, None, "s1")
@@ -287,7 +288,8 @@ def test_near_identical_to_reference_is_flagged(ctx):
     enrol(person, "a_enroll")
     check = face_checks.issue_check(person, None, "s1")
     decision = face_checks.decide(check.nonce, person, variant("a_enroll", 95))
-    assert decision.check.decision == "flagged" and decision.check.reason_code == "replay_suspect"
+    assert decision.check.decision == "flagged"
+    assert decision.check.reason_code == "too_similar_to_reference"
     assert decision.check.distance < 0.05 and not decision.check.passed
 
 
@@ -310,7 +312,7 @@ def test_latest_checks_feed_the_gate(ctx):
     enrol(person, "a_enroll")
     t0 = utcnow() - dt.timedelta(minutes=30)
     passed = face_checks.issue_check(person, None, "s1", now=t0)
-    face_checks.decide(passed.nonce, person, raw("a_webcam"), now=t0 + dt.timedelta(seconds=5))
+    face_checks.decide(passed.nonce, person, live("a"), now=t0 + dt.timedelta(seconds=5))
     face_checks.issue_check(person, None, "s1", 60, now=t0 + dt.timedelta(minutes=10))  # never answered
     face_checks.issue_check(person, None, "other-session")
     checks = face_checks.session_view("s1").gate_checks
@@ -333,7 +335,7 @@ def test_pending_check_is_the_sessions_outstanding_one(ctx):
     lesson = professional_lesson()
     check = face_checks.issue_check(person, lesson.id, "s9")
     assert face_checks.session_view("s9").pending.id == check.id
-    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    face_checks.decide(check.nonce, person, live("a"))
     view = face_checks.session_view("s9")
     assert view.pending is None and [c.passed for c in view.gate_checks] == [True]
 
@@ -381,7 +383,7 @@ def test_passed_checks_cannot_be_reviewed(ctx):
     person = wang()
     enrol(person, "a_enroll")
     check = face_checks.issue_check(person, None, "s1")
-    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    face_checks.decide(check.nonce, person, live("a"))
     with pytest.raises(faces.FaceError) as err:
         face_reviews.review(check, Account.get(Account.username == "city"), "fail", "随便改一下")
     assert err.value.code == "not_reviewable"
@@ -392,9 +394,9 @@ def test_purge_deletes_old_snapshots_and_keeps_rows(ctx):
     enrol(person, "a_enroll")
     old_time = utcnow() - dt.timedelta(days=31)
     old = face_checks.issue_check(person, None, "s1", now=old_time)
-    face_checks.decide(old.nonce, person, raw("a_webcam"), now=old_time)
+    face_checks.decide(old.nonce, person, live("a"), now=old_time)
     new = face_checks.issue_check(person, None, "s1")
-    face_checks.decide(new.nonce, person, variant("a_webcam"))
+    face_checks.decide(new.nonce, person, live("a", turn=2))
     old_path = faces.resolve(FaceCheck.get_by_id(old.id).snapshot_name)
     assert faces.purge_snapshots() == 1
     assert not old_path.exists()
@@ -420,13 +422,13 @@ def test_face_state_blocks_until_a_pass_and_after_a_failure(ctx):
     assert state.blocked and "人脸核验" in state.reason and state.pending is None
     check = face_checks.issue_check(person, None, "s1", kind="before_play")
     assert face_checks.session_view("s1").as_json()["check"]["nonce"] == check.nonce
-    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    face_checks.decide(check.nonce, person, live("a"))
     assert not face_checks.session_view("s1").blocked
     again = face_checks.issue_check(person, None, "s1")
     retry = face_checks.decide(again.nonce, person, raw("b_webcam")).retry
     state = face_checks.session_view("s1")
     assert state.blocked and "不符" in state.reason and state.pending.id == retry.id
-    face_checks.decide(retry.nonce, person, variant("a_webcam"))
+    face_checks.decide(retry.nonce, person, live("a", turn=2))
     assert not face_checks.session_view("s1").blocked
 
 
@@ -438,7 +440,7 @@ def test_after_beat_issues_random_checks_and_at_least_one_per_lesson(ctx):
     person = wang()
     enrol(person, "a_enroll")
     pre = face_checks.issue_check(person, None, "s1", kind="before_play")
-    face_checks.decide(pre.nonce, person, raw("a_webcam"))
+    face_checks.decide(pre.nonce, person, live("a"))
 
     class Never(random.Random):
         def random(self):
@@ -462,7 +464,7 @@ def test_checks_follow_the_configured_clock(ctx, set_clock):
     enrol(person, "a_enroll")
     set_clock(1_634_000_000_000)  # 2021-10-12, inside the 2021 window
     check = face_checks.issue_check(person, None, "s1")
-    face_checks.decide(check.nonce, person, raw("a_webcam"))
+    face_checks.decide(check.nonce, person, live("a"))
     assert face_checks.session_view("s1").gate_checks[0].server_ms == 1_634_000_000_000
 
 

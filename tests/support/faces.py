@@ -85,20 +85,53 @@ def mirrored(name: str) -> bytes:
 
 
 def make_live_y4m(image_path, out_path, width: int = 320, height: int = 240,
-                  seconds: int = 100, fps: int = 6):
-    """A fake camera that behaves like a live one: light temporal noise makes every frame (and so
-    every snapshot) differ in its bytes, as a real sensor's do. A still y4m loops one frame, and
-    two snapshots of it are byte-identical: the server rightly refuses the second as a replay.
-    Longer than any test's camera time, so no frame comes round twice; several frames a second so
-    two snapshots taken close together (under load) still see different frames."""
+                  seconds: int = 100, fps: int = 6, dark_every_s: int = 0):
+    """A fake camera that behaves like a live one: the scene drifts slowly (a few pixels a
+    second, never the same place twice in a test) and has light temporal noise, as a person in
+    front of a real sensor does. A still y4m loops one frame: two snapshots of it are the same
+    frame, which the server rightly flags (repeated_frame) or, byte-identical, refuses.
+    Several frames a second so two snapshots taken close together (under load) see different
+    frames. With dark_every_s, the scene goes dark for that many seconds out of every
+    2 x dark_every_s (the dark half first): preview hints come and go."""
     import subprocess
 
     import imageio_ffmpeg
 
     out = Path(out_path).resolve()
-    vf = (f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
-          f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,noise=alls=3:allf=t,format=yuv420p")
+    margin = 24
+    vf = (f"scale={width + margin}:{height + margin}:force_original_aspect_ratio=decrease,"
+          f"pad={width + margin}:{height + margin}:(ow-iw)/2:(oh-ih)/2,"
+          f"crop={width}:{height}:'{margin // 2}+{margin // 2}*sin(2*PI*t/37)'"
+          f":'{margin // 2}+{margin // 2}*sin(2*PI*t/23)',noise=alls=3:allf=t")
+    if dark_every_s:
+        vf += (f",eq=brightness=-0.45:enable='lt(mod(t,{2 * dark_every_s}),{dark_every_s})'")
+    vf += ",format=yuv420p"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1",
                     "-i", str(image_path), "-vf", vf, "-t", str(seconds), "-r", str(fps), str(out)],
                    check=True, capture_output=True)
     return out
+
+
+def live_image(person: str, directory) -> Path:
+    """live(person) written to a file (a fake camera's source)."""
+    path = Path(directory) / f"{person}_live.jpg"
+    path.write_bytes(live(person))
+    return path
+
+
+def live(person: str = "a", turn: float = 0.0) -> bytes:
+    """A live-looking snapshot of person a or b for checks against their `*_enroll` reference.
+
+    Every fixture of one person is cut from one source photograph, so `a_webcam` is, to the
+    platform, the reference photo re-cropped and re-lit: too_similar_to_reference. The webcam frame
+    mirrored shows the face from the other side (its aligned chip correlates 0.28 / 0.70 with the
+    reference's, like another capture), ~0.2-0.25 away from the reference. `turn` rotates it by
+    that many degrees: another frame of the same sitting (0.07-0.12 from the unturned one)."""
+    from PIL import ImageOps
+
+    img = ImageOps.mirror(Image.open(FACES / f"{person}_webcam.jpg").convert("RGB"))
+    if turn:
+        img = img.rotate(turn, resample=Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()

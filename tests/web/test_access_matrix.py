@@ -57,6 +57,7 @@ MATRIX = [
     ("GET", "/faces/changes/999999", {"district_admin", "city_admin"}),
     ("POST", "/faces/changes/999999", {"district_admin", "city_admin"}),
     ("GET", "/faces/calibration", {"city_admin"}),
+    ("POST", "/faces/calibration/threshold", {"city_admin"}),
     ("GET", "/plaza/", EVERYONE),
     ("GET", "/plaza/courses/{course}", EVERYONE),
     ("GET", "/plaza/qr.svg", EVERYONE),

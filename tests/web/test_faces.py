@@ -11,6 +11,7 @@ from tests.support.faces import (
     account_of,
     enrol,
     li,
+    live,
     mirrored,
     png,
     professional_lesson,
@@ -137,7 +138,7 @@ def test_captured_enrolment_answers_a_fragment(auth, client, db):
     ("no_face_cat", "未检测到人脸"),
     ("two_faces", "多张人脸"),
     ("a_dark", "光线太暗"),
-    ("a_blurred", "画面模糊"),
+    ("a_blurred", "照片模糊"),
 ])
 def test_upload_enrolment_bad_photo_gives_its_hint(auth, client, db, name, hint):
     auth.login(WANG)
@@ -156,7 +157,7 @@ def test_upload_enrolment_blurred_face_and_bad_files(auth, client, db):
     Image.open(FACES / "a_enroll.jpg").filter(ImageFilter.GaussianBlur(2)).save(buf, "JPEG",
                                                                               quality=90)
     response = upload(client, token, buf.getvalue())
-    assert response.status_code == 400 and "画面模糊" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "照片模糊" in response.get_data(as_text=True)
     assert upload(client, token, png("a_enroll")).status_code == 400
     response = upload(client, token, b"%PDF-1.4 not a photo")
     assert response.status_code == 400 and "JPEG" in response.get_data(as_text=True)
@@ -237,7 +238,7 @@ def test_check_before_playback_passes(auth, client, setup, lesson):
     started = start_check(client, token, lesson.id)
     body = started.get_json()
     assert started.status_code == 201 and body["required"] and body["deadline_s"] == 60
-    response = snapshot(client, token, body["nonce"], raw("a_webcam"))
+    response = snapshot(client, token, body["nonce"], live("a"))
     assert response.status_code == 200 and response.get_json()["passed"] is True
     row = setup(lambda: FaceCheck.get(FaceCheck.nonce == body["nonce"]))
     assert row.kind == "before_play" and row.lesson_id == lesson.id and row.decision == "pass"
@@ -248,7 +249,7 @@ def test_raw_jpeg_body_is_accepted_too(auth, client, setup, lesson):
     auth.login(WANG)
     token = auth.csrf("/faces/consent")
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
-    response = snapshot(client, token, nonce, raw("a_webcam"), as_file=False)
+    response = snapshot(client, token, nonce, live("a"), as_file=False)
     assert response.get_json()["decision"] == "pass"
 
 
@@ -259,7 +260,7 @@ def test_other_persons_face_fails_and_offers_a_retry(auth, client, setup, lesson
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
     body = snapshot(client, token, nonce, raw("b_webcam")).get_json()
     assert body["passed"] is False and body["reason_code"] == "mismatch" and "retry" in body
-    body = snapshot(client, token, body["retry"]["nonce"], raw("a_webcam")).get_json()
+    body = snapshot(client, token, body["retry"]["nonce"], live("a")).get_json()
     assert body["passed"] is True
 
 
@@ -299,10 +300,10 @@ def test_snapshot_without_valid_nonce_or_twice(auth, client, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     auth.login(WANG)
     token = auth.csrf("/faces/consent")
-    assert snapshot(client, token, "no-such-nonce", raw("a_webcam")).status_code == 404
+    assert snapshot(client, token, "no-such-nonce", live("a")).status_code == 404
     nonce = start_check(client, token, lesson.id).get_json()["nonce"]
-    assert snapshot(client, token, nonce, raw("a_webcam")).status_code == 200
-    again = snapshot(client, token, nonce, variant("a_webcam"))
+    assert snapshot(client, token, nonce, live("a")).status_code == 200
+    again = snapshot(client, token, nonce, live("a", turn=2))
     assert again.status_code == 409 and again.get_json()["error"] == "used_nonce"
     assert setup(lambda: FaceCheck.select().count()) == 1
 
@@ -313,7 +314,7 @@ def test_expired_nonce_is_refused(auth, client, setup, lesson):
                   now=utcnow() - dt.timedelta(minutes=5))
     auth.login(WANG)
     token = auth.csrf("/faces/consent")
-    response = snapshot(client, token, check.nonce, raw("a_webcam"))
+    response = snapshot(client, token, check.nonce, live("a"))
     assert response.status_code == 410 and "超时" in response.get_json()["message"]
 
 
@@ -338,9 +339,9 @@ def test_byte_identical_repeat_is_refused(auth, client, setup, lesson):
     auth.login(WANG)
     token = auth.csrf("/faces/consent")
     first = start_check(client, token, lesson.id).get_json()["nonce"]
-    assert snapshot(client, token, first, raw("a_webcam")).get_json()["passed"]
+    assert snapshot(client, token, first, live("a")).get_json()["passed"]
     second = start_check(client, token, lesson.id).get_json()["nonce"]
-    body = snapshot(client, token, second, raw("a_webcam")).get_json()
+    body = snapshot(client, token, second, live("a")).get_json()
     assert body["passed"] is False and body["reason_code"] == "replayed"
 
 
@@ -493,14 +494,14 @@ def test_calibration_histogram(auth, client, setup, lesson):
     assert 'id="histogram"' in page and "0.15–0.20" in page and "0.65–0.70" in page
     outcomes = "".join(page.split('id="outcomes"')[1].split())
     assert "改判为通过</td><td>1</td><td>0.6" in outcomes  # b_webcam is 0.69-0.70 from a_enroll
-    assert "当前匹配阈值 0.5" in page and "<script" not in page.split("</header>")[1]
+    assert 'id="threshold-in-force">0.50<' in page and "<script" not in page.split("</header>")[1]
 
 
 def test_purge_command_deletes_old_images_keeps_rows(app, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     past = utcnow() - dt.timedelta(days=40)
     check = setup(face_checks.issue_check, wang(), lesson.id, "s1", now=past)
-    setup(face_checks.decide, check.nonce, wang(), raw("a_webcam"), now=past)
+    setup(face_checks.decide, check.nonce, wang(), live("a"), now=past)
     path = setup(lambda: faces.resolve(FaceCheck.get_by_id(check.id).snapshot_name))
     database.close()
     result = app.test_cli_runner().invoke(args=["faces", "purge"])
@@ -516,7 +517,7 @@ def test_purge_is_a_daily_huey_task(app, setup, lesson):
     setup(enrol, wang(), "a_enroll")
     past = utcnow() - dt.timedelta(days=31)
     check = setup(face_checks.issue_check, wang(), lesson.id, "s1", now=past)
-    setup(face_checks.decide, check.nonce, wang(), raw("a_webcam"), now=past)
+    setup(face_checks.decide, check.nonce, wang(), live("a"), now=past)
     database.close()
     with app.app_context():
         assert queue.purge.call_local() == 1

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.support.faces import enrol, raw, variant, wang
+from tests.support.faces import enrol, live, raw, wang
 from tests.support.study import (
     Player,
     make_lesson,
@@ -13,7 +13,7 @@ from tests.support.study import (
     without_random_checks,
 )
 from xuetang.db import database
-from xuetang.models import FaceCheck, WatchStretch
+from xuetang.models import FaceCheck, StudyCredit, WatchStretch
 from xuetang.seed.demo import TRAINEES, demo_id
 
 WANG = demo_id(TRAINEES[0][1])
@@ -55,17 +55,30 @@ def statuses():
 
 def test_real_snapshots_pass_and_release_the_held_play(app, tab, clock):
     face = tab.open().get_json()["face"]
-    assert send(tab, face["check"], raw("a_webcam"))["passed"] is True
+    assert send(tab, face["check"], live("a"))["passed"] is True
     tab.beat(0, "start")
     tab.play(clock, 0, 120, first=False)
     assert online_minutes(WANG, 2021) == 0 and statuses() == ["held"]
-    assert send(tab, issue_in_play(app, tab), variant("a_webcam"))["passed"] is True
+    assert send(tab, issue_in_play(app, tab), live("a", turn=2))["passed"] is True
     assert online_minutes(WANG, 2021) == 2 and statuses() == ["credited"]
+    # Issue 11: every check on the evidence page, with time, position, distance, threshold,
+    # decision and reason.
+    with database.connection_context():
+        line = StudyCredit.select().where(StudyCredit.lesson == tab.lesson_id).get().ledger_line
+        checks = list(FaceCheck.select().where(FaceCheck.decision.is_null(False))
+                      .order_by(FaceCheck.id))
+    page = tab.client.get(f"/study/evidence/{line.id}").get_data(as_text=True)
+    section = page.split('id="face-checks"')[1].split("</section>")[0]
+    assert section.count("<tr>") == 1 + len(checks) == 3
+    assert "0:00" in section and "2:00" in section  # issued before play, then at 2:00
+    for check in checks:
+        assert f"{check.distance:.3f}" in section
+    assert section.count("0.50") >= 2 and section.count("通过") >= 2 and "人脸核验通过" in section
 
 
 def test_other_face_holds_the_play_until_an_admin_overrides(app, client, auth, tab, clock):
     face = tab.open().get_json()["face"]
-    send(tab, face["check"], raw("a_webcam"))
+    send(tab, face["check"], live("a"))
     tab.beat(0, "start")
     tab.play(clock, 0, 180, first=False)
     answer = send(tab, issue_in_play(app, tab), raw("b_webcam"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from xuetang import config
+from xuetang.face import likeness
 from xuetang.face.quality import (
     PROBLEM_MESSAGES,
     REJECT_MESSAGES,
@@ -64,6 +65,8 @@ class Analysis:
     image_size: tuple[int, int]  # width, height after downsizing
     upsample: int
     problems: tuple[Problem, ...]
+    # face.likeness.signature of the aligned chip (set with the descriptor): replay detection.
+    signature: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -190,7 +193,9 @@ class FaceEngine:
         # No descriptor for a poor frame: a dark face still gets one, but it drifts (a_dark is
         # 0.44 from a_enroll, same person) and could pass or fail for the wrong reason.
         descriptor = None if problems else self.describe(rgb, rects[0])
-        result.update(descriptor=descriptor, box=box, luminance=luminance, sharpness=sharp)
+        chip = None if problems else likeness.signature(self.face_chip(rgb, rects[0]))
+        result.update(descriptor=descriptor, box=box, luminance=luminance, sharpness=sharp,
+                      signature=chip)
         return Analysis(**result, problems=tuple(problems))
 
 

@@ -31,7 +31,8 @@ PROBLEM_MESSAGES = {
     "face_too_small": "人脸太小，请靠近摄像头一些。",
     "too_dark": "光线太暗，请打开灯或面向光源。",
     "too_bright": "光线太亮或过曝，请避开强光直射。",
-    "blurred": "画面模糊，请保持不动，必要时擦拭摄像头镜头。",
+    "blurred": "照片模糊，请保持不动，必要时擦拭摄像头镜头。",
+    "off_centre": "人脸不在画面中央，请把脸移到画面正中。",
 }
 
 REJECT_MESSAGES = {
@@ -70,6 +71,12 @@ class Limits:
     # 640x480 or re-encoded at JPEG quality 30); Gaussian blur r=1.5 on a_enroll 2.5, r=1 on
     # a_webcam 1.4. a_blurred.jpg has no detectable face at all.
     min_sharpness: float = 3.0
+    # A frame with no face found and less detail than this is called blurred, not "no face":
+    # sharp fixture frames score 23 or more; a_webcam blurred with radius 3 (no face found) 3.4.
+    min_frame_sharpness: float = 10.0
+    # The face's centre may be this far (fraction of the frame) from the frame's centre; the
+    # fixtures' faces sit within 0.09.
+    max_centre_offset: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,7 @@ def frame_problems(rgb: np.ndarray, limits: Limits) -> list[Problem]:
         return [Problem.of("too_dark")]
     if luminance > limits.max_luminance:
         return [Problem.of("too_bright")]
-    if sharpness(frame) < limits.min_sharpness:
+    if sharpness(frame) < limits.min_frame_sharpness:
         return [Problem.of("blurred")]
     return []
 
@@ -249,6 +256,8 @@ def quality_problems(
     min_side = max(limits.min_face_px, limits.min_face_fraction * min(image_shape[:2]))
     if face_side < min_side:
         problems.append(Problem.of("face_too_small"))
+    elif off_centre(box, image_shape, limits):
+        problems.append(Problem.of("off_centre"))
     if luminance < limits.min_luminance:
         problems.append(Problem.of("too_dark"))
     elif luminance > limits.max_luminance:
@@ -259,3 +268,12 @@ def quality_problems(
     if not problems and sharp < limits.min_sharpness:
         problems.append(Problem.of("blurred"))
     return problems
+
+
+def off_centre(box: tuple[int, int, int, int], image_shape: tuple[int, ...], limits: Limits) -> bool:
+    """Whether the face's centre is further from the frame's centre than max_centre_offset."""
+    left, top, right, bottom = box
+    height, width = image_shape[:2]
+    dx = abs((left + right) / 2 / width - 0.5)
+    dy = abs((top + bottom) / 2 / height - 0.5)
+    return max(dx, dy) > limits.max_centre_offset

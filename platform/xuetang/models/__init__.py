@@ -8,6 +8,7 @@ from xuetang.models.faces import (
     FaceConsent,
     FaceReference,
     FaceReview,
+    FaceThreshold,
     ReferenceChange,
 )
 from xuetang.models.filings import (
@@ -53,7 +54,7 @@ FOUNDATION_MODELS = [
     District, Organization, Series, Specialty, Person, Account, RoleGrant, StudyYear, LedgerLine,
 ]
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
-FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange]
+FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange, FaceThreshold]
 ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
               + FILING_MODELS + CERTIFICATE_MODELS + NOTICE_MODELS + AUDIT_MODELS)
 
@@ -62,7 +63,8 @@ __all__ = [
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
     "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear",
-    "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "ReferenceChange",
+    "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "FaceThreshold",
+    "ReferenceChange",
     "STUDY_MODELS", "ActivePlay", "BeatRejection", "LessonCoverage", "PlaySession", "StudyCredit",
     "WatchStretch", "SIGNIN_MODELS", "AccountSession", "ActivationCode",
     "SignInThrottle",

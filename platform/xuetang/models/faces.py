@@ -42,6 +42,8 @@ CHANGE_ACTIONS = {
     "request": "申请更换参考照片（待审核）",
     "approve": "管理员批准更换参考照片",
     "reject": "管理员驳回更换申请",
+    "hold": "与他人已登记人脸相同，转人工审核（一人一脸）",
+    "approve_held": "管理员批准登记（核实非同一人）",
 }
 
 
@@ -66,6 +68,9 @@ class FaceReference(BaseModel):
     image_sha256 = CharField(max_length=64, index=True)  # of the bytes as uploaded
     luminance = FloatField()
     sharpness = FloatField()
+    # face.likeness.signature of the aligned face chip (1 KB): tells a replay of this very photo
+    # from a live capture; None for references enrolled before m0008 (computed on first use).
+    signature = BlobField(null=True)
     created_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
 
@@ -94,6 +99,17 @@ class FaceCheck(BaseModel):
     luminance = FloatField(null=True)
     sharpness = FloatField(null=True)
     face_count = IntegerField(null=True)
+    # How like the nearest reference's face chip the snapshot's is (face.likeness, -1..1).
+    likeness = FloatField(null=True)
+    # The snapshot's descriptor and chip signature, to find near-identical snapshots across
+    # checks; biometric, so purged with the image.
+    descriptor = BlobField(null=True)
+    signature = BlobField(null=True)
+    frame = BlobField(null=True)  # face.likeness.frame_signature: the whole frame, 32x24 grey
+    position_ms = IntegerField(null=True)  # lesson position when the check was issued
+    # When the browser took the snapshot (server time, from the age it reports); set when it
+    # arrived after the deadline and was accepted because it was taken in time.
+    captured_at = DateTimeField(null=True)
     snapshot_sha256 = CharField(max_length=64, null=True, index=True)
     snapshot_name = CharField(null=True)  # relative to MEDIA_ROOT; None once purged
     snapshot_purged_at = DateTimeField(null=True)
@@ -155,6 +171,10 @@ class ReferenceChange(BaseModel):
     descriptor = BlobField(null=True)
     luminance = FloatField(null=True)
     sharpness = FloatField(null=True)
+    signature = BlobField(null=True)
+    # A held first reference: the other person whose active reference it matched (1:N).
+    conflict_person = ForeignKeyField(Person, null=True, on_delete="SET NULL", backref="+")
+    conflict_distance = FloatField(null=True)
     decided_by = ForeignKeyField(Account, null=True, on_delete="SET NULL", backref="+")
     decided_at = DateTimeField(null=True)
     decision_reason = TextField(default="")
@@ -166,3 +186,16 @@ class ReferenceChange(BaseModel):
     @property
     def action_label(self) -> str:
         return CHANGE_ACTIONS.get(self.action, self.action)
+
+
+class FaceThreshold(BaseModel):
+    """The match threshold the city admin set (append-only: the newest row is in force; none
+    means the installation default FACE_MATCH_THRESHOLD)."""
+
+    value = FloatField()
+    reason = TextField()
+    set_by = ForeignKeyField(Account, on_delete="RESTRICT", backref="+")
+    set_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "face_threshold"

@@ -8,9 +8,10 @@
   FACE_CHECK_MEAN_INTERVAL_S), and each lesson gets at least one in-play check.
 - `decide`: one snapshot for one nonce. A nonce is single use (claimed with one conditional
   UPDATE), expiring, and owned by one person; a byte-identical repeat of an earlier image of the
-  person is refused; a snapshot nearly identical to a reference (distance < REPLAY_DISTANCE) is
-  flagged for review; more than one face is refused. Every decision is kept as evidence and sent
-  as `check_decided`; an admin's override to a pass is sent as `check_overridden`
+  person is refused; a snapshot nearer a reference than a live capture plausibly is, or the same
+  frame as an earlier snapshot, is flagged for review (services.face_proof); more than one face
+  is refused; a snapshot queued while the link was down counts if it was taken in time. Every
+  decision is evidence and sent as `check_decided`; an override to a pass as `check_overridden`
   (services.face_reviews). xuetang.wiring connects both to crediting.settle_after_check.
 """
 
@@ -27,19 +28,22 @@ from flask import current_app, url_for
 
 from xuetang.clock import as_utc, to_ms, utcnow
 from xuetang.db import database
-from xuetang.face import analysis
+from xuetang.face import analysis, likeness
 from xuetang.face.quality import ImageRejected, Limits
-from xuetang.models import FaceCheck, Person
+from xuetang.models import FaceCheck, Person, PlaySession
 from xuetang.rules.gate import Check
 from xuetang.rules.watching import SessionState, block, unblock
-from xuetang.services import catalog, faces
+from xuetang.services import catalog, face_proof, face_settings, faces
 from xuetang.services.faces import FaceError
 
 REASONS = {
     "match": "人脸核验通过。",
     "mismatch": "与登记的人脸不符，请本人正对摄像头重新核验。",
-    "replay_suspect": ("照片与登记照片几乎完全相同，疑似使用照片代替本人，已转人工复核。"
-                       "请本人正对摄像头重新核验。"),
+    "too_similar_to_reference": ("照片与登记的参考照片几乎相同（像是参考照片的翻拍或转存），"
+                                 "疑似用照片代替本人，已转人工复核，本段学习暂不计学时。"
+                                 "请本人正对摄像头重新核验。"),
+    "repeated_frame": ("照片与之前核验的照片是同一画面，疑似使用静态图片或虚拟摄像头，"
+                       "已转人工复核，本段学习暂不计学时。请本人正对摄像头重新核验。"),
     "replayed": "与之前提交的照片完全相同，请使用摄像头实时拍摄。",
     "not_enrolled": "尚未登记参考人脸，无法核验。",
     "timeout": "未在规定时间内完成人脸核验，播放已暂停。",
@@ -75,8 +79,16 @@ def issue_check(person: Person, lesson_id: int | None, play_session_id, deadline
     return FaceCheck.create(
         person=person, lesson=lesson_id, kind=kind,
         play_session_id=None if play_session_id is None else str(play_session_id),
-        nonce=secrets.token_urlsafe(24), issued_at=now,
+        nonce=secrets.token_urlsafe(24), issued_at=now, position_ms=_position(play_session_id),
         expires_at=now + dt.timedelta(seconds=deadline_s))
+
+
+def _position(play_session_id) -> int | None:
+    """The lesson position the play session last reported (evidence: where the check fell)."""
+    if play_session_id is None:
+        return None
+    play = PlaySession.get_or_none(PlaySession.token == str(play_session_id))
+    return None if play is None else play.position_ms
 
 
 def request_check(person: Person, lesson, play_session_id=None) -> FaceCheck | None:
@@ -128,9 +140,9 @@ def check_due(play_ms_since_last_check: int, step_ms: int, *, mean_interval_s: i
 
 
 def check_payload(check: FaceCheck) -> dict:
-    """What the player needs to answer a check: its nonce, deadline and where to post."""
+    """What the player needs to answer a check: nonce, deadline, late window, where to post."""
     return {"nonce": check.nonce, "url": url_for("faces.submit_snapshot", nonce=check.nonce),
-            "kind": check.kind,
+            "kind": check.kind, "late_s": int(current_app.config["FACE_CHECK_LATE_S"]),
             "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
 
 
@@ -299,16 +311,23 @@ def find_check(nonce: str, person: Person) -> FaceCheck:
     return check
 
 
-def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = None) -> Decision:
+def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = None,
+           age_ms: int | None = None) -> Decision:
     """Decide one snapshot: validate, claim the nonce once, match, record, store the image.
 
+    age_ms: how long ago the browser took it (its own clock, so no skew). A snapshot queued while
+    the link was down is accepted within FACE_CHECK_LATE_S after the deadline if it was taken
+    before it (face_proof.captured_in_time); it replaces the timeout the deadline recorded.
     FaceError for what writes nothing (unknown or used nonce, bad image: the nonce stays
     usable for a bad image) and for an expired nonce (recorded as a timeout)."""
     now = now or utcnow()
     check = find_check(nonce, person)
-    if check.used_at is not None or check.decision is not None:
+    captured_at = face_proof.captured_in_time(check, now, age_ms,
+                                              int(current_app.config["FACE_CHECK_LATE_S"]))
+    late = captured_at is not None
+    if check.used_at is not None or (check.decision is not None and not late):
         raise FaceError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
-    if check.expires_at < now:
+    if check.expires_at < now and not late:
         (FaceCheck.update(decision="timeout", reason_code="timeout", reason=REASONS["timeout"],
                           decided_at=check.expires_at)
          .where((FaceCheck.id == check.id) & FaceCheck.decision.is_null()).execute())
@@ -320,40 +339,30 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
         raise faces.rejected(err) from err
 
     # Claim the nonce: exactly one request wins, even when two arrive together.
-    claimed = (FaceCheck.update(used_at=now)
-               .where((FaceCheck.id == check.id) & FaceCheck.used_at.is_null()
-                      & FaceCheck.decision.is_null())
-               .execute())
-    if not claimed:
+    undecided = FaceCheck.decision.is_null()
+    undecided = undecided | (FaceCheck.decision == "timeout") if late else undecided
+    if not (FaceCheck.update(used_at=now)
+            .where((FaceCheck.id == check.id) & FaceCheck.used_at.is_null() & undecided).execute()):
         raise FaceError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
 
-    digest = faces.sha256(data)
-    threshold = float(current_app.config["FACE_MATCH_THRESHOLD"])
+    digest, check.frame = faces.sha256(data), likeness.frame_signature(data)
+    threshold = face_settings.current()
     refs = faces.references_of(person)
     problems: list[str] = []
-    distance = None
+    verdict = face_proof.Verdict("fail", "not_enrolled")
     if faces.known_image(person, digest):
-        decision, code = "fail", "replayed"
+        verdict = face_proof.Verdict("fail", "replayed")
     elif not result.ok:
-        decision, code = "fail", result.codes[0]
+        verdict = face_proof.Verdict("fail", result.codes[0])
         problems = [p.message for p in result.problems]
-    elif not refs:
-        decision, code = "fail", "not_enrolled"
-    else:
-        match = analysis.compare(result.descriptor,
-                             [analysis.descriptor_from_bytes(r.descriptor) for r in refs], threshold)
-        distance = match.distance
-        if match.suspicious_replay:
-            decision, code = "flagged", "replay_suspect"
-        elif match.passed:
-            decision, code = "pass", "match"
-        else:
-            decision, code = "fail", "mismatch"
+    elif refs:
+        verdict = face_proof.judge(person, check, result, check.frame, refs, threshold)
+    check.captured_at = captured_at
     name = faces.store(person.id, "chk", data)
     retry = None
     try:
-        retry = _record_decision(check, person, now, decision, code, problems, distance,
-                                 threshold, result, digest, name, bool(refs))
+        retry = _record_decision(check, person, now, verdict, problems, threshold, result,
+                                 digest, name, bool(refs))
     except Exception:
         faces.unlink(name)  # no row points at it
         raise
@@ -361,17 +370,21 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
     return Decision(check, retry, problems)
 
 
-def _record_decision(check, person, now, decision, code, problems, distance, threshold,
-                     result, digest, name, enrolled) -> FaceCheck | None:
+def _record_decision(check, person, now, verdict, problems, threshold, result, digest, name,
+                     enrolled) -> FaceCheck | None:
     """Write a decided check (and a retry nonce when it did not pass) in one transaction."""
-    retry = None
+    retry, decision = None, verdict.decision
     with database.atomic():
         check.used_at = now
         check.decided_at = now
         check.decision = decision
-        check.reason_code = code
-        check.reason = "".join(problems) if problems else REASONS[code]
-        check.distance = distance
+        check.reason_code = verdict.code
+        check.reason = "".join(problems) if problems else REASONS[verdict.code]
+        check.distance = verdict.distance
+        check.likeness = verdict.likeness
+        check.descriptor = (None if result.descriptor is None
+                            else analysis.descriptor_to_bytes(result.descriptor))
+        check.signature = result.signature
         check.threshold = threshold
         check.luminance = result.luminance
         check.sharpness = result.sharpness

@@ -16,10 +16,11 @@ from peewee import JOIN
 
 from xuetang.clock import utcnow
 from xuetang.db import database
-from xuetang.face.analysis import REPLAY_DISTANCE
+from xuetang.face import calibration as rates_of
+from xuetang.face import likeness
 from xuetang.models import Account, FaceCheck, FaceReference, FaceReview, Person, ReferenceChange
 from xuetang.models.faces import DECISIONS
-from xuetang.services import face_checks, faces
+from xuetang.services import face_checks, face_settings, faces
 from xuetang.services.faces import FaceError
 
 PAGE_SIZE = 20
@@ -69,8 +70,12 @@ def check_page(check: FaceCheck) -> dict:
     """The review page of one check: the person's references and earlier reviews."""
     history = list(FaceReview.select(FaceReview, Account).join(Account)
                    .where(FaceReview.check == check).order_by(FaceReview.created_at))
+    session = (FaceCheck.select().where(FaceCheck.play_session_id == check.play_session_id)
+               if check.play_session_id else FaceCheck.select().where(FaceCheck.id == check.id))
     return {"check": check, "person": check.person,
-            "references": faces.references_of(check.person), "history": history}
+            "references": faces.references_of(check.person), "history": history,
+            "session_checks": list(session.order_by(FaceCheck.issued_at, FaceCheck.id).limit(100)),
+            "similar_likeness": likeness.SIMILAR_LIKENESS}
 
 
 def reviewable_change(viewer, change_id: int) -> ReferenceChange:
@@ -91,8 +96,11 @@ def change_page(change: ReferenceChange) -> dict:
                    .where(ReferenceChange.person == change.person)
                    .order_by(ReferenceChange.created_at.desc())
                    .limit(20))
+    conflict = change.conflict_person
     return {"change": change, "person": change.person,
-            "references": faces.references_of(change.person), "history": history}
+            "references": faces.references_of(change.person), "history": history,
+            "conflict": conflict,
+            "conflict_references": faces.references_of(conflict) if conflict else []}
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -151,6 +159,11 @@ def decide_request(change: ReferenceChange, admin, approve: bool, reason: str,
         person = change.person
         if approve:
             refs = faces.references_of(person)
+            # A held reference (it matched another person's) that matched the person's own
+            # references joins them; a change request replaces them all.
+            if change.conflict_person_id is not None and change.distance is not None \
+                    and len(refs) < faces.MAX_REFERENCES:
+                refs = []
             old_names = [r.image_name for r in refs]
             for ref in refs:
                 ref.delete_instance()
@@ -159,8 +172,10 @@ def decide_request(change: ReferenceChange, admin, approve: bool, reason: str,
             ref = FaceReference.create(
                 person=person, descriptor=change.descriptor, image_name=change.image_name,
                 image_sha256=change.image_sha256, luminance=change.luminance,
-                sharpness=change.sharpness, created_by=change.actor, created_at=now)
-            ReferenceChange.create(person=person, actor=admin, action="approve",
+                sharpness=change.sharpness, signature=change.signature, created_by=change.actor,
+                created_at=now)
+            action = "approve_held" if change.conflict_person_id is not None else "approve"
+            ReferenceChange.create(person=person, actor=admin, action=action,
                                    reference_id=ref.id, note=reason, created_at=now)
             change.status = "approved"
             change.reference_id = ref.id
@@ -221,8 +236,11 @@ def calibration(days: int) -> dict:
     outcomes = {"pass": [], "fail": []}
     for review_decision, distance in (FaceCheck.select(FaceCheck.review_decision, FaceCheck.distance)
                                       .where(FaceCheck.review_decision.is_null(False)
+                                             & FaceCheck.distance.is_null(False)
                                              & (FaceCheck.reviewed_at >= since)).tuples()):
         outcomes.setdefault(review_decision, []).append(distance)
+    # Overrides are the ground truth: overridden to a pass = the person, upheld = not the person.
+    table = rates_of.rates(outcomes.get("pass", []), outcomes.get("fail", []))
     summary = {
         name: {"count": len(values), "p50": percentile(values, 0.5),
                "p95": percentile(values, 0.95),
@@ -230,6 +248,10 @@ def calibration(days: int) -> dict:
         for name, values in histogram["distances"].items()
     }
     return {"days": days, "histogram": histogram, "peak": peak, "counts": counts,
-            "outcomes": outcomes, "summary": summary,
-            "threshold": float(current_app.config["FACE_MATCH_THRESHOLD"]),
-            "replay_distance": REPLAY_DISTANCE}
+            "outcomes": outcomes, "summary": summary, "rates": table,
+            "recommended": rates_of.recommend(table), "min_each": rates_of.MIN_EACH,
+            "threshold": face_settings.current(),
+            "default_threshold": float(current_app.config["FACE_MATCH_THRESHOLD"]),
+            "threshold_history": face_settings.history(),
+            "similar_likeness": likeness.SIMILAR_LIKENESS,
+            "replay_distance": likeness.SIMILAR_DISTANCE}

@@ -120,31 +120,11 @@ def sha256(data: bytes) -> str:
 # ---------------------------------------------------------------------------- who sees face data
 
 REVIEWERS = ("district_admin", "city_admin")
-IMAGES = {"check": (FaceCheck, "snapshot_name"), "reference": (FaceReference, "image_name"),
-          "request": (ReferenceChange, "image_name")}
-
-
 def may_review(viewer, person: Person) -> bool:
     """City admins review everyone; district admins the people of their own districts."""
     if viewer.has_role("city_admin"):
         return True
     return bool(person.district_id) and person.district_id in viewer.district_ids("district_admin")
-
-
-def image_for(viewer, kind: str, item_id: int) -> bytes:
-    """A face image (check snapshot, reference or request) for its owner or a reviewer of that
-    person; FaceError 404 for anything else, so ids reveal nothing."""
-    model, column = IMAGES.get(kind, (None, None))
-    row = model.get_or_none(model.id == item_id) if model is not None else None
-    if row is None:
-        raise FaceError("not_found", "图片不存在。", 404)
-    own = viewer.person is not None and row.person_id == viewer.person.id
-    if not own and not (viewer.has_role(*REVIEWERS) and may_review(viewer, row.person)):
-        raise FaceError("not_found", "图片不存在。", 404)
-    try:
-        return resolve(getattr(row, column)).read_bytes()  # small: at most ~100 KB
-    except (ValueError, FileNotFoundError):
-        raise FaceError("not_found", "图片不存在。", 404) from None
 
 
 # ---------------------------------------------------------------------------- consent
@@ -181,6 +161,10 @@ def record_consent(person: Person, actor, agreed: bool, now: dt.datetime | None 
             refs = list(FaceReference.select().where(FaceReference.person == person))
             names = [r.image_name for r in refs]
             FaceReference.delete().where(FaceReference.person == person).execute()
+            # The snapshots' descriptors and signatures are face data too (images wait for the
+            # retention purge: they are the checks' evidence).
+            (FaceCheck.update(descriptor=None, signature=None, frame=None)
+             .where(FaceCheck.person == person).execute())
             for change in ReferenceChange.select().where(
                     (ReferenceChange.person == person) & (ReferenceChange.status == "pending")):
                 names.append(change.image_name)
@@ -243,7 +227,7 @@ def enrolment_page(person: Person) -> dict:
 class Enrolment:
     """The outcome of adding a reference: added, or a pending request for an admin."""
 
-    status: str  # added | pending
+    status: str  # added | pending | held (matches another person: one face, one account)
     message: str
     reference: FaceReference | None = None
     request: ReferenceChange | None = None
@@ -283,17 +267,20 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
     refs = references_of(person)
     if len(refs) >= MAX_REFERENCES:
         raise FaceError("too_many", f"最多登记 {MAX_REFERENCES} 张参考照片，请先删除一张再添加。")
+    from xuetang.services import face_identity, face_settings  # they import this module
+
     descriptor = analysis.descriptor_to_bytes(result.descriptor)
     distance = None
+    threshold = face_settings.current()
     needs_admin = not refs and ever_enrolled(person)
     if refs:
         match = analysis.compare(result.descriptor,
-                             [analysis.descriptor_from_bytes(r.descriptor) for r in refs],
-                             float(current_app.config["FACE_MATCH_THRESHOLD"]))
+                                 [analysis.descriptor_from_bytes(r.descriptor) for r in refs],
+                                 threshold)
         distance = match.distance
         if match.suspicious_replay:
             raise FaceError("near_duplicate",
-                               "与已登记的照片几乎相同，请换一个角度、戴或摘下眼镜后重新拍摄。")
+                            "与已登记的照片几乎相同，请换一个角度、戴或摘下眼镜后重新拍摄。")
         needs_admin = not match.passed
     if needs_admin and not request_review:
         if refs:
@@ -303,16 +290,28 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
             message = ("您曾登记过人脸并已删除，重新登记需经区县或市人社部门审核。"
                        "请勾选“提交管理员审核”后提交。")
         raise FaceError("mismatch", message, 409, distance=distance)
+    # One face, one account: another person's active reference this close holds the new one.
+    conflict = face_identity.find_conflict(person, result.descriptor, threshold)
     stored = _reencode(data)
-    if needs_admin:
+    if needs_admin or conflict is not None:
         if pending_request(person) is not None:
-            raise FaceError("pending_exists", "您已有一份待审核的更换申请，请等待审核结果。", 409)
+            raise FaceError("pending_exists", "您已有一份待审核的申请，请等待审核结果。", 409)
         name = store(person.id, "req", stored)
         with database.atomic():
             request = ReferenceChange.create(
                 person=person, actor=actor, action="request", status="pending", distance=distance,
                 image_name=name, image_sha256=digest, descriptor=descriptor,
-                luminance=result.luminance, sharpness=result.sharpness, created_at=now)
+                luminance=result.luminance, sharpness=result.sharpness,
+                signature=result.signature,
+                conflict_person=conflict.person if conflict else None,
+                conflict_distance=conflict.distance if conflict else None,
+                note=face_identity.HELD_MESSAGE if conflict else "", created_at=now)
+            if conflict is not None:
+                ReferenceChange.create(person=person, actor=actor, action="hold",
+                                       distance=conflict.distance, created_at=now)
+        if conflict is not None:
+            return Enrolment("held", face_identity.HELD_MESSAGE, request=request,
+                             distance=conflict.distance)
         return Enrolment("pending", "已提交审核，区县或市人社部门审核通过后生效。",
                          request=request, distance=distance)
     name = store(person.id, "ref", stored)
@@ -323,8 +322,8 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
                 raise FaceError("too_many", f"最多登记 {MAX_REFERENCES} 张参考照片。")
             ref = FaceReference.create(person=person, descriptor=descriptor, image_name=name,
                                        image_sha256=digest, luminance=result.luminance,
-                                       sharpness=result.sharpness, created_by=actor,
-                                       created_at=now)
+                                       sharpness=result.sharpness, signature=result.signature,
+                                       created_by=actor, created_at=now)
             ReferenceChange.create(person=person, actor=actor, action="add", reference_id=ref.id,
                                    distance=distance, created_at=now)
     except Exception:
@@ -370,7 +369,8 @@ def purge_snapshots(now: dt.datetime | None = None, retention_days: int | None =
                   & (fn.COALESCE(FaceCheck.decided_at, FaceCheck.issued_at) < cutoff)))
     for check in old:
         unlink(check.snapshot_name)
-        (FaceCheck.update(snapshot_name=None, snapshot_purged_at=now)
+        (FaceCheck.update(snapshot_name=None, snapshot_purged_at=now, descriptor=None,
+                          signature=None, frame=None)
          .where(FaceCheck.id == check.id).execute())
         count += 1
     return count

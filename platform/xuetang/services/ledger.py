@@ -2,7 +2,7 @@
 evidence behind each online line (the play sessions, stretches and refused beats)."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xuetang import clock
 from xuetang.models import (
@@ -101,6 +101,8 @@ class Evidence:
     # Stretches shorter than the page's one-second resolution: counted, not listed as 0:00-0:00.
     short_count: int = 0
     short_ms: int = 0
+    # Every face check of these sessions (time, lesson position, distance, threshold, decision).
+    face_checks: list[FaceCheck] = field(default_factory=list)
 
 
 def evidence_for(person, line_id: int) -> Evidence | None:
@@ -125,8 +127,11 @@ def evidence_for(person, line_id: int) -> Evidence | None:
         releasing = releasing_checks(stretches, sessions)
     short = [s for s in stretches if s.start_ms // 1000 == s.end_ms // 1000]
     shown = [s for s in stretches if s not in short]
+    tokens = [play.token for play in sessions if play.face_required]
+    checks = list(FaceCheck.select().where(FaceCheck.play_session_id.in_(tokens))
+                  .order_by(FaceCheck.issued_at, FaceCheck.id)) if tokens else []
     return Evidence(line, credit, shown, sessions, rejections, releasing, len(short),
-                    sum(s.end_ms - s.start_ms for s in short))
+                    sum(s.end_ms - s.start_ms for s in short), checks)
 
 
 def releasing_checks(stretches: list[WatchStretch], sessions: list[PlaySession]) -> list[FaceCheck]:

@@ -10,7 +10,14 @@ from flask_login import current_user
 from xuetang.extensions import limiter
 from xuetang.models import Person
 from xuetang.models.faces import DECISIONS, REVIEW_DECISIONS
-from xuetang.services import catalog, face_checks, face_reviews, faces
+from xuetang.services import (
+    catalog,
+    face_checks,
+    face_images,
+    face_reviews,
+    face_settings,
+    faces,
+)
 from xuetang.services.faces import REVIEWERS, FaceError
 from xuetang.web import MAX_PAGE, bounded, redirect_to, render
 from xuetang.web.access import roles_required
@@ -155,6 +162,7 @@ def new_check():
         return jsonify(required=False)
     return jsonify(required=True, nonce=check.nonce,
                    deadline_s=int((check.expires_at - check.issued_at).total_seconds()),
+                   late_s=int(current_app.config["FACE_CHECK_LATE_S"]),
                    url=url_for("faces.submit_snapshot", nonce=check.nonce)), 201
 
 
@@ -174,8 +182,11 @@ def submit_snapshot(nonce: str):
         data = request.get_data(cache=False)[: limit + 1]
     else:
         data = b""
+    # How long ago the page took the snapshot (it queues snapshots while the link is down).
+    age = (request.form.get("age_ms") or request.headers.get("X-Snapshot-Age-Ms") or "").strip()
+    age_ms = int(age) if age.isdigit() and len(age) <= 9 else None
     try:
-        decision = face_checks.decide(nonce, person, data)
+        decision = face_checks.decide(nonce, person, data, age_ms=age_ms)
     except FaceError as err:
         return _json_error(err)
     return jsonify(decision.as_json())
@@ -189,7 +200,7 @@ def submit_snapshot(nonce: str):
 def image(kind: str, item_id: int):
     """A face image for its owner or a reviewer of that person; never cached, never public."""
     try:
-        data = faces.image_for(current_user, kind, item_id)
+        data = face_images.image_for(current_user, kind, item_id)
     except FaceError:
         abort(404)
     response = Response(data, mimetype="image/jpeg")
@@ -268,7 +279,22 @@ def calibration():
     """Distances of recent checks and review outcomes, to calibrate the match threshold."""
     days = request.args.get("days", 30, type=bounded(1, 365))
     return render("faces/calibration.html", **face_reviews.calibration(days), decisions=DECISIONS,
-                  review_labels=REVIEW_DECISIONS)
+                  review_labels=REVIEW_DECISIONS, form={}, error=None)
+
+
+@bp.route("/calibration/threshold", methods=["POST"])
+@roles_required("city_admin")
+def set_threshold():
+    """The city admin sets the match threshold in force (audited; no restart needed)."""
+    try:
+        row = face_settings.set_threshold(current_user.account, request.form.get("threshold", ""),
+                                          request.form.get("reason", ""))
+    except FaceError as err:
+        return render("faces/calibration.html", **face_reviews.calibration(30), decisions=DECISIONS,
+                      review_labels=REVIEW_DECISIONS, form=request.form, error=err.message,
+                      status=err.status)
+    flash(f"匹配阈值已设为 {row.value:.2f}，此后的核验立即按新阈值判定。", "success")
+    return redirect_to("faces.calibration")
 
 
 # ---------------------------------------------------------------------------- command line
