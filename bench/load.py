@@ -17,7 +17,8 @@ itself:
 3. An asyncio client (aiohttp) in this process: each viewer signs in, opens a play session,
    answers the opening face check, and sends a heartbeat every HEARTBEAT_SECONDS on a fixed
    schedule (latency counted from the scheduled time, so queueing is not hidden), answering every
-   check the server asks for with a_webcam.jpg (the same person, another photo). A share of the
+   check the server asks for with a fresh capture of a_webcam.jpg mirrored (the same person,
+   another view; unmirrored it would be the reference re-cropped). A share of the
    viewers (--wrong-share) answers with b_webcam.jpg (someone else), another (--silent-share)
    never answers.
 4. It prints requests per second, p50/p95/p99 per endpoint, errors, the server's CPU seconds and
@@ -84,7 +85,7 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None) -> tuple[s
     url = postgres_url or f"sqlite:///{tmp / 'load.sqlite3'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "load", "DEMO_MEDIA": False,
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "MEDIA_ROOT": str(tmp / "media")})
-    descriptor = analysis.get_engine().analyse((FACES / "a_enroll.jpg").read_bytes()).descriptor
+    enrolled = analysis.get_engine().analyse((FACES / "a_enroll.jpg").read_bytes())
     ids = []
     with app.app_context(), database.connection_context():
         if postgres_url:
@@ -108,7 +109,7 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None) -> tuple[s
             Rendition.create(lesson=lesson, name="240p", file_name="none", size_bytes=1,
                              width=320, height=240, bitrate_kbps=180)
             password = accounts.hash_password(PASSWORD)
-            blob = analysis.descriptor_to_bytes(descriptor)
+            blob = analysis.descriptor_to_bytes(enrolled.descriptor)
             for i in range(viewers):
                 birth = dt.date(1970, 1, 1) + dt.timedelta(days=i // 1000)
                 stem = f"370102{birth:%Y%m%d}{i % 1000:03d}"
@@ -119,7 +120,8 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None) -> tuple[s
                 accounts.grant(account, "trainee")
                 FaceConsent.create(person=person, agreed=True, text_version="load")
                 FaceReference.create(person=person, descriptor=blob, image_name="none",
-                                     image_sha256="0" * 64, luminance=120.0, sharpness=100.0)
+                                     image_sha256="0" * 64, luminance=120.0, sharpness=100.0,
+                                     signature=enrolled.signature)
                 ids.append(id_number)
     return url, lesson.id, ids
 
@@ -286,9 +288,12 @@ class Viewer:
 
 async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
                 wrong: float, silent: float, ramp_s: float) -> tuple[Stats, list, float]:
-    from PIL import Image
+    from PIL import Image, ImageOps
 
-    images = {name: Image.open(FACES / f"{name}.jpg").convert("RGB")
+    # Mirrored: every fixture of a person is cut from one photograph, so a_webcam as it is would
+    # be the reference re-cropped (too_similar_to_reference); mirrored it is another view of the
+    # face, like another capture (tests/support/faces.live).
+    images = {name: ImageOps.mirror(Image.open(FACES / f"{name}.jpg").convert("RGB"))
               for name in ("a_webcam", "b_webcam")}
     chooser = random.Random(7)
     stats = Stats()
