@@ -1,10 +1,11 @@
 """The trainee's study area: the annual record ("my year"), the player, heartbeats and evidence."""
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, session, url_for
 from flask_login import current_user
 
+from xuetang.extensions import csrf
 from xuetang.models import StudyYear
-from xuetang.services import catalog, ledger, study
+from xuetang.services import catalog, ledger, sessions, study
 from xuetang.services.study import StudyError
 from xuetang.web import render
 from xuetang.web.access import roles_required
@@ -70,19 +71,32 @@ def open_session(lesson_id: int):
     lesson = catalog.playable_lesson(current_user, lesson_id)
     if lesson is None:
         return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
+    signin = sessions.session_id(current_user.account.id, current_user.session_token)
     try:
-        return jsonify(study.open_session(person, lesson))
+        return jsonify(study.open_session(person, lesson, signin_id=signin))
     except StudyError as err:
         return jsonify({"ok": False, "error": err.message}), err.status
 
 
+# Token-authenticated, not cookie-authenticated: the play session's unguessable token in the JSON
+# body names the trainee (services.study.record_heartbeat checks it, its sign-in and the account).
+# A browser never adds that token to a request by itself, so a forged cross-site request cannot
+# carry it: CSRF does not apply (docs/security.md). No cookie session, account or role lookup.
+TOKEN_AUTHENTICATED = ("study.heartbeat",)
+
+
+def _cookie_account() -> int | None:
+    """The account the browser's signed cookie names (flask-login's id), without a query."""
+    account, _, _rest = str(session.get("_user_id") or "").partition(".")
+    return int(account) if account.isdigit() and len(account) <= 18 else None
+
+
 @bp.route("/heartbeat", methods=["POST"])
-@roles_required("trainee")
+@csrf.exempt
 def heartbeat():
     """One heartbeat (JSON); idempotent by seq; the answer carries the credited progress."""
-    person = _person()
     try:
-        result = study.record_heartbeat(person, request.get_json(silent=True))
+        result = study.record_heartbeat(request.get_json(silent=True), _cookie_account())
     except StudyError as err:
         return jsonify({"ok": False, "error": err.message}), err.status
     return jsonify(result.as_json())
