@@ -411,7 +411,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="xt-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        url, lesson_id, ids = build_database(tmp, args.viewers, args.reset_postgres)
+        # One trainee more than the load signs in: path_mix's own, with nothing watched yet.
+        url, lesson_id, ids = build_database(tmp, args.viewers + 1, args.reset_postgres)
         (tmp / "hello_app.py").write_text(HELLO)
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": "0",
                "SIGNIN_RATE_LIMIT": "100000 per minute",
@@ -422,7 +423,7 @@ def main() -> None:
             hello_server = start_gunicorn(tmp, "hello_app:app", hello_port, env, tmp)
             try:
                 load = json.dumps({"app_port": app_port, "hello_port": hello_port,
-                                   "lesson_id": lesson_id, "ids": ids,
+                                   "lesson_id": lesson_id, "ids": ids[:-1],
                                    "concurrency": args.concurrency, "seconds": args.seconds})
                 out = subprocess.run([sys.executable, __file__, "--load", load], env=env,
                                      capture_output=True, text=True,
