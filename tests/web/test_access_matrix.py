@@ -22,6 +22,8 @@ IN_FILINGS = FILERS | {"district_admin", "city_admin"}
 # without a token every caller, signed in or not, is refused with 400 and nothing is written;
 # tests/web/test_study_heartbeats.py covers tokens, sign-out and other accounts' browsers.
 TOKEN = "play-session token"
+# Authenticated by the link's signature (video/links.py): unsigned, everyone gets 403.
+LINK = "signed link"
 
 # (method, path template, roles allowed; None = also anonymous; TOKEN = see above)
 MATRIX = [
@@ -34,6 +36,8 @@ MATRIX = [
     ("GET", "/study/lesson/1", {"trainee"}),
     ("POST", "/study/lesson/1/session", {"trainee"}),
     ("POST", "/study/heartbeat", TOKEN),
+    ("GET", "/study/lesson/1/media", {"trainee"}),
+    ("GET", "/media/s/1/1/v0000000000000000/240p.mp4", LINK),
     ("GET", "/study/evidence/1", {"trainee"}),
     ("GET", "/staff/", STAFF_READERS),
     ("GET", "/staff/{employer}/people", STAFF_READERS),
@@ -166,8 +170,8 @@ def test_every_route_is_in_the_matrix(app):
 @pytest.mark.parametrize("method, path, allowed", MATRIX)
 def test_anonymous(client, method, path, allowed):
     response = _request(client, method, path.format(**PLACEHOLDER_IDS))
-    if allowed == TOKEN:
-        assert response.status_code == 400
+    if allowed in (TOKEN, LINK):
+        assert response.status_code == (400 if allowed == TOKEN else 403)
     elif allowed is None:
         assert response.status_code in (200, 303)
     else:
@@ -184,8 +188,9 @@ def test_each_role_on_each_route(role_clients, role):
             continue  # would end the session the other rows need
         path = template.format(**ids)
         status = _request(client, method, path).status_code
-        if allowed == TOKEN:
-            assert status == 400, f"{role} on {method} {path} without a token: {status}"
+        if allowed in (TOKEN, LINK):
+            expected = 400 if allowed == TOKEN else 403
+            assert status == expected, f"{role} on {method} {path} without a token: {status}"
         elif allowed is None or role in allowed:
             assert status not in (302, 401, 403), f"{role} refused on {method} {path}: {status}"
         else:

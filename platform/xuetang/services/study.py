@@ -343,12 +343,15 @@ class Player:
     progress: dict
 
 
+def renditions(lesson: Lesson) -> list[Rendition]:
+    """The lesson's renditions, smallest first."""
+    return list(Rendition.select().where(Rendition.lesson == lesson).order_by(Rendition.height))
+
+
 def player(person, lesson: Lesson) -> Player:
     server_ms = clock.now_ms()
-    renditions = list(Rendition.select().where(Rendition.lesson == lesson)
-                      .order_by(Rendition.height))
     return Player(lesson=lesson, face_required=catalog.face_gate(person, lesson).requires_face_check,
-                  renditions=renditions, progress=progress(person, lesson, server_ms))
+                  renditions=renditions(lesson), progress=progress(person, lesson, server_ms))
 
 
 def current_study_year() -> StudyYear | None:

@@ -7,7 +7,7 @@ from xuetang.extensions import csrf
 from xuetang.models import StudyYear
 from xuetang.services import catalog, ledger, sessions, study
 from xuetang.services.study import StudyError
-from xuetang.web import render
+from xuetang.web import media, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("study", __name__, url_prefix="/study")
@@ -42,14 +42,32 @@ def _player_page(person, lesson) -> dict:
         "person": person,
         "lesson": lesson,
         "course": lesson.course,
-        "renditions": [{"name": r.name, "height": r.height, "kbps": r.bitrate_kbps,
-                        "url": url_for("media.rendition", lesson_id=lesson.id, name=r.name)}
-                       for r in shown.renditions],
+        "renditions": _sources(person, lesson, shown.renditions),
         "poster_url": url_for("media.poster", lesson_id=lesson.id) if lesson.poster_name else None,
         "course_url": url_for("plaza.course", course_id=lesson.course_id),
         "progress": shown.progress,
         "heartbeat_seconds": current_app.config["HEARTBEAT_SECONDS"],
     }
+
+
+def _sources(person, lesson, renditions) -> list[dict]:
+    """The player's renditions with signed, expiring links (web/media.signed_rendition_url)."""
+    return [{"name": r.name, "height": r.height, "kbps": r.bitrate_kbps,
+             "url": media.signed_rendition_url(person.id, lesson, r)
+             or url_for("media.rendition", lesson_id=lesson.id, name=r.name)}
+            for r in renditions]
+
+
+@bp.route("/lesson/<int:lesson_id>/media")
+@roles_required("trainee")
+def media_links(lesson_id: int):
+    """Fresh signed links for the player (JSON), asked for when one expired (a 403)."""
+    person = _person()
+    lesson = catalog.playable_lesson(current_user, lesson_id)
+    if lesson is None:
+        return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
+    return jsonify({"ok": True,
+                    "sources": _sources(person, lesson, study.renditions(lesson))})
 
 
 @bp.route("/lesson/<int:lesson_id>")
@@ -81,8 +99,8 @@ def open_session(lesson_id: int):
 # Token-authenticated, not cookie-authenticated: the play session's unguessable token in the JSON
 # body names the trainee (services.study.record_heartbeat checks it, its sign-in and the account).
 # A browser never adds that token to a request by itself, so a forged cross-site request cannot
-# carry it: CSRF does not apply (docs/security.md). No cookie session, account or role lookup.
-TOKEN_AUTHENTICATED = ("study.heartbeat",)
+# carry it: CSRF does not apply (docs/security.md). No cookie session, account or role lookup
+# (web/access.NO_COOKIE_ENDPOINTS).
 
 
 def _cookie_account() -> int | None:
