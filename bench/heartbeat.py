@@ -179,11 +179,11 @@ def path_mix(url: str, lesson_id: int, id_number: str, beats: int = 200) -> dict
     csrf = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/study/year").get_data(as_text=True))
     headers = {"X-CSRFToken": csrf.group(1)}
     result = {}
+    position = 0  # the second session goes on where the first stopped (no rewatching)
     try:
         for step_s in (15, 30):
             session = client.post(f"/study/lesson/{lesson_id}/session", json={},
                                   headers=headers).get_json()["session"]
-            position = 0
             full[0] = 0
             started = time.perf_counter()
             for seq in range(1, beats + 1):
