@@ -8,7 +8,7 @@ WORKERS ?= 2
 THREADS ?= 64  # per worker: a stalled media reader holds one until MEDIA_SEND_TIMEOUT_S
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench load install install-dev upgrade demo clean
+.PHONY: run test lint bench load install install-dev upgrade demo clean faster-face
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -53,6 +53,20 @@ bench: install-dev
 # LOAD_ARGS="--find-max" searches for the largest N with p99 < 300 ms.
 load: install-dev
 	$(BIN)/python bench/load.py --viewers 2000 --minutes 5 --check-interval 0 $(LOAD_ARGS)
+
+# dlib from source against OpenBLAS (and the host's AVX), replacing dlib-bin in the venv: a
+# face check's ResNet descriptor runs several times faster (docs/benchmarks.md, docs/deploy/).
+# Needs: apt-get install cmake libopenblas-dev (and a C++ compiler); about 8-15 minutes.
+# `make install` after a requirements change puts dlib-bin back: run this again then.
+DLIB_SOURCE_VERSION ?= 20.0.0
+faster-face: install
+	@command -v cmake >/dev/null || { echo "cmake is missing: apt-get install cmake libopenblas-dev"; exit 1; }
+	@ls /usr/lib/*/libopenblas.so >/dev/null 2>&1 || { echo "OpenBLAS is missing: apt-get install libopenblas-dev"; exit 1; }
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps --no-binary dlib -w build/dlib dlib==$(DLIB_SOURCE_VERSION)
+	$(BIN)/pip uninstall -y dlib-bin
+	$(BIN)/pip install --no-deps --force-reinstall build/dlib/dlib-$(DLIB_SOURCE_VERSION)-*.whl
+	$(BIN)/python -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else "dlib was built without BLAS")'
+	@echo "dlib $(DLIB_SOURCE_VERSION) with OpenBLAS installed; restart the server"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,15 +7,21 @@ Run from the repo root: python bench/face.py [--repeat N]
           5-point landmarks, descriptor, distance
   (b)     the bare ResNet descriptor on a prepared 150x150 face chip (dlib.get_face_chip): the
           floor any pipeline pays
-All variants run interleaved in one process so machine noise hits them alike.
+All variants run interleaved in one process so machine noise hits them alike. With
+--other-dlib DIR the same variants also run in a second interpreter on the dlib installed in DIR
+(e.g. `make faster-face`'s OpenBLAS build, or dlib-bin when the venv has the OpenBLAS one), and
+every row is compared with (a) on the build without BLAS. "checks/s per core" is 1000 / the
+median CPU time (process_time) of one check.
 """
 
 import argparse
 import datetime as dt
 import io
+import json
 import os
 import platform as platform_module
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as xuetang.face.analysis does
 import dlib  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -40,11 +47,14 @@ def frames() -> dict[str, bytes]:
     return {"320x240": (FIXTURES / "a_webcam.jpg").read_bytes(), "640x480": buf.getvalue()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30, help="timed runs per variant")
-    args = parser.parse_args()
+def build_name() -> str:
+    """Which dlib this interpreter runs: dlib-bin (no BLAS) or a source build with BLAS."""
+    return f"dlib {dlib.__version__} {'OpenBLAS' if dlib.DLIB_USE_BLAS else 'no BLAS'}"
 
+
+def measure(repeat: int) -> dict:
+    """Every variant, interleaved, in this interpreter: wall ms per call, and process CPU ms of
+    ours (for checks per second per core). Returns {"build", "load_s", "times", "cpu"}."""
     started = time.perf_counter()
     engine = analysis.get_engine()
     load_s = time.perf_counter() - started
@@ -73,9 +83,7 @@ def main() -> None:
     def bare_descriptor(_data: bytes):
         return engine.describe_chip(chip)
 
-    variants = {
-        "(b) bare descriptor, 150x150 chip": (bare_descriptor, b""),
-    }
+    variants = {"(b) bare descriptor, 150x150 chip": (bare_descriptor, b"")}
     for size, data in images.items():
         variants[f"ours, {size}"] = (ours, data)
         variants[f"(a) face_recognition-style, {size}"] = (face_recognition_style, data)
@@ -86,33 +94,81 @@ def main() -> None:
     assert analysis.compare(same_person, [reference]).passed is False
 
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.repeat):
+    cpu: dict[str, list[float]] = {name: [] for name in variants if name.startswith("ours")}
+    for _ in range(repeat):
         for name, (fn, data) in variants.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn(data)
             times[name].append((time.perf_counter() - t0) * 1000)
+            if name in cpu:
+                cpu[name].append((time.process_time() - c0) * 1000)
+    return {"build": build_name(), "load_s": load_s, "times": times, "cpu": cpu}
+
+
+def measure_other_build(dlib_dir: str, repeat: int) -> dict:
+    """The same measurement in a second interpreter whose dlib is the one installed in
+    `dlib_dir` (pip install --target), e.g. the OpenBLAS build of `make faster-face`."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([dlib_dir, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, __file__, "--repeat", str(repeat), "--json"], env=env,
+                         capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(runs: list[dict]) -> None:
+    """One table over the builds: each row's median beside (a) on the build without BLAS (the
+    usual face_recognition install, dlib-bin) at the same frame size."""
+    anchor_run = next((r for r in runs if "no BLAS" in r["build"]), runs[0])
 
     def p95(values: list[float]) -> float:
         return float(np.percentile(values, 95))
 
-    base = statistics.median(times["(b) bare descriptor, 150x150 chip"])
-    order = [
-        "ours, 320x240", "(a) face_recognition-style, 320x240",
-        "ours, 640x480", "(a) face_recognition-style, 640x480",
-        "(b) bare descriptor, 150x150 chip",
-    ]
+    print("| build | pipeline | median ms | p95 ms | / (a) on " + anchor_run["build"] +
+          " | checks/s per core |")
+    print("|---|---|---:|---:|---:|---:|")
+    for run in runs:
+        for name in ("ours, 320x240", "(a) face_recognition-style, 320x240", "ours, 640x480",
+                     "(a) face_recognition-style, 640x480", "(b) bare descriptor, 150x150 chip"):
+            values = run["times"][name]
+            median = statistics.median(values)
+            size = name.rsplit(", ", 1)[-1]
+            anchor = anchor_run["times"].get(f"(a) face_recognition-style, {size}")
+            ratio = f"{median / statistics.median(anchor):.2f}" if anchor else "—"
+            per_core = (f"{1000 / statistics.median(run['cpu'][name]):.1f}"
+                        if name in run["cpu"] else "")
+            print(f"| {run['build']} | {name} | {median:.1f} | {p95(values):.1f} | {ratio} | "
+                  f"{per_core} |")
+
+
+def _described(run: dict) -> str:
+    return f"{run['build']} (engine load {run['load_s']:.2f} s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per variant")
+    parser.add_argument("--other-dlib", metavar="DIR",
+                        default=os.environ.get("XUETANG_OTHER_DLIB", ""),
+                        help="also measure with the dlib installed in DIR (pip install --target), "
+                             "e.g. the OpenBLAS build; default $XUETANG_OTHER_DLIB")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    runs = [measure(args.repeat)]
+    if args.json:
+        print(json.dumps(runs[0]))
+        return
+    if args.other_dlib:
+        runs.append(measure_other_build(args.other_dlib, args.repeat))
     cpu = platform_module.processor() or platform_module.machine()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"date {dt.date.today()}, nproc {os.cpu_count()}, {cpu}, dlib {dlib.__version__}, "
+    print(f"date {dt.date.today()}, nproc {os.cpu_count()}, {cpu}, builds: "
+          f"{'; '.join(_described(r) for r in runs)}, "
           f"python {platform_module.python_version()}, {args.repeat} runs each, "
-          f"engine load {load_s:.2f} s, load average at end {load}")
+          f"load average at end {load}")
     print()
-    print("| pipeline | median ms | p95 ms | median / (b) |")
-    print("|---|---:|---:|---:|")
-    for name in order:
-        values = times[name]
-        median = statistics.median(values)
-        print(f"| {name} | {median:.1f} | {p95(values):.1f} | {median / base:.2f} |")
+    report(runs)
+    if not args.other_dlib:
+        print("\n(no --other-dlib: only this interpreter's build; see docs/benchmarks.md)")
     print()
     print(f"total {time.perf_counter() - started:.1f} s")
 

@@ -5,7 +5,7 @@ Run from the repo root: python bench/heartbeat.py [--seconds S] [--viewers N] [-
 What it does, all on loopback, bounded in time and count:
 1. Builds a fresh SQLite database in a temp dir (migrations, demo data, N trainees, one public
    lesson of 10 hours) and starts two gunicorn servers with the `make run` flags
-   (--workers 2 --threads 4, access log on): the app (`wsgi:app`) and a one-route Flask app that
+   (read from the Makefile: --workers 2 --threads 64, access log on): the app (`wsgi:app`) and a one-route Flask app that
    answers "hello".
 2. Starts a SECOND process (this file with --load) that signs the N trainees in, opens one play
    session each, and then
@@ -15,7 +15,12 @@ What it does, all on loopback, bounded in time and count:
    - fixed rate: 333 requests per second (10,000 viewers at one beat per 30 s) for S seconds,
      open loop; latency is measured from each request's SCHEDULED time, so a stalled server
      cannot hide its queueing (no coordinated omission) -> p50 / p99.
-3. Prints a Markdown table for docs/benchmarks.md and stops both servers.
+3. In this process, with the app's test client and a settable server clock: what a beat costs
+   when each viewer beats every 15 s or 30 s of server time, as real players do (then one beat in
+   four or two completes a minute and takes the full path), beside an in-process hello world.
+   The loaded servers' viewers beat many times a second, so almost all their beats are the
+   common case; this line says what the mix of a real district costs.
+4. Prints a Markdown table for docs/benchmarks.md and stops both servers.
 """
 
 import argparse
@@ -24,6 +29,7 @@ import json
 import os
 import platform as platform_module
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -103,13 +109,23 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None = None
     return url, lesson.id, ids
 
 
+def make_run_flags(port: int) -> list[str]:
+    """gunicorn's flags exactly as `make run` passes them (read from the Makefile), with this
+    run's address and without the app spec."""
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^(\w+)\s*\?=\s*(\S+)", makefile, re.MULTILINE))
+    variables.update(HOST="127.0.0.1", PORT=str(port))
+    line = next(line for line in makefile.splitlines() if "$(BIN)/gunicorn" in line)
+    args = shlex.split(line.split("$(BIN)/gunicorn", 1)[1])
+    args = [re.sub(r"\$\((\w+)\)", lambda m: variables[m.group(1)], a) for a in args]
+    return [a for a in args if a != "wsgi:app"]
+
+
 def start_gunicorn(tmp: Path, app_spec: str, port: int, env: dict, chdir: Path):
     """gunicorn with the `make run` flags; returns the process once the port answers."""
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     process = subprocess.Popen(
-        [gunicorn, "--no-control-socket", "--workers", "2", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", "-", "--chdir", str(chdir), app_spec],
+        [gunicorn, *make_run_flags(port), "--chdir", str(chdir), app_spec],
         env=env, stdout=subprocess.DEVNULL,
         stderr=open(tmp / f"{app_spec.split(':')[0]}.err", "wb"))  # noqa: SIM115
     deadline = time.monotonic() + 30
@@ -134,6 +150,63 @@ def stop(process) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def path_mix(url: str, lesson_id: int, id_number: str, beats: int = 200) -> dict:
+    """In-process ms per beat at one beat per 15 s and per 30 s of server time, the share that
+    took the full path (services.study._full_beat), and an in-process hello world."""
+    from flask import Flask
+
+    from xuetang import create_app
+    from xuetang.services import study
+
+    now = [time.time() * 1000 + 3_600_000]  # past the load phase on the viewer's clock
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": False,
+                      "SIGNIN_RATE_LIMIT": "100000 per minute", "CLOCK": lambda: now[0]})
+    full = [0]
+    original = study._full_beat
+
+    def counted(*args, **kwargs):
+        full[0] += 1
+        return original(*args, **kwargs)
+
+    study._full_beat = counted
+    client = app.test_client()
+    page = client.get("/auth/signin").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/auth/signin", data={"identifier": id_number, "password": "bench-pass-1",
+                                      "csrf_token": token})
+    csrf = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/study/year").get_data(as_text=True))
+    headers = {"X-CSRFToken": csrf.group(1)}
+    result = {}
+    position = 0  # the second session goes on where the first stopped (no rewatching)
+    try:
+        for step_s in (15, 30):
+            session = client.post(f"/study/lesson/{lesson_id}/session", json={},
+                                  headers=headers).get_json()["session"]
+            full[0] = 0
+            started = time.perf_counter()
+            for seq in range(1, beats + 1):
+                body = {"lesson": lesson_id, "session": session, "seq": seq, "position": position,
+                        "playing": True, "rate": 1, "event": "start" if seq == 1 else "tick"}
+                answer = client.post("/study/heartbeat", json=body, headers=headers)
+                if answer.status_code != 200 or answer.get_json()["codes"]:
+                    raise RuntimeError(answer.get_data(as_text=True)[:300])
+                now[0] += step_s * 1000
+                position += step_s
+            result[step_s] = {"ms": 1000 * (time.perf_counter() - started) / beats,
+                              "full_share": full[0] / beats}
+            now[0] += 120_000  # the next session opens later (the per-minute opening limit)
+    finally:
+        study._full_beat = original
+    hello = Flask("hello")
+    hello.add_url_rule("/", "hello", lambda: "hello")
+    hello_client = hello.test_client()
+    started = time.perf_counter()
+    for _ in range(beats):
+        hello_client.get("/")
+    result["hello_ms"] = 1000 * (time.perf_counter() - started) / beats
+    return result
 
 
 # ---------------------------------------------------------------- load (second process)
@@ -338,7 +411,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="xt-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        url, lesson_id, ids = build_database(tmp, args.viewers, args.reset_postgres)
+        # One trainee more than the load signs in: path_mix's own, with nothing watched yet.
+        url, lesson_id, ids = build_database(tmp, args.viewers + 1, args.reset_postgres)
         (tmp / "hello_app.py").write_text(HELLO)
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "DEMO_MEDIA": "0",
                "SIGNIN_RATE_LIMIT": "100000 per minute",
@@ -349,7 +423,7 @@ def main() -> None:
             hello_server = start_gunicorn(tmp, "hello_app:app", hello_port, env, tmp)
             try:
                 load = json.dumps({"app_port": app_port, "hello_port": hello_port,
-                                   "lesson_id": lesson_id, "ids": ids,
+                                   "lesson_id": lesson_id, "ids": ids[:-1],
                                    "concurrency": args.concurrency, "seconds": args.seconds})
                 out = subprocess.run([sys.executable, __file__, "--load", load], env=env,
                                      capture_output=True, text=True,
@@ -365,10 +439,14 @@ def main() -> None:
         finally:
             stop(app_server)
 
+        mix = path_mix(url, lesson_id, ids[-1])
+
     hello, beat = result["hello"], result["heartbeat"]
     print(f"# {time.strftime('%Y-%m-%d')} · {platform_module.machine()} · nproc {os.cpu_count()} · "
-          f"Python {platform_module.python_version()} · "
-          f"{'PostgreSQL' if args.reset_postgres else 'SQLite'} · gunicorn --workers 2 --threads 4")
+          f"Python {platform_module.python_version()} · load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} · "
+          f"{'PostgreSQL' if args.reset_postgres else 'SQLite'} · gunicorn "
+          f"{' '.join(a for a in make_run_flags(0) if a.startswith('--w') or a.isdigit())}")
     print(f"# saturation: {args.concurrency} threads x {args.seconds:g} s; fixed rate: {RATE} req/s "
           f"x {args.seconds:g} s; {args.viewers} viewers\n")
     print("| route | saturated req/s | ratio to hello | p50 ms at 333/s | p99 ms at 333/s | errors |")
@@ -381,7 +459,12 @@ def main() -> None:
     print(f"\nheartbeat/hello ratio: {beat['rps'] / hello['rps']:.3f}")
     print(f"heartbeat at {result['sustainable_rate']} req/s (60 % of saturation): "
           f"p50 {low['p50_ms']:.1f} ms, p99 {low['p99_ms']:.1f} ms, errors {low['errors']}")
-    print(f"raw: {json.dumps(result)}")
+    for step_s in (15, 30):
+        m = mix[step_s]
+        print(f"in-process, one beat per {step_s} s of server time: {m['ms']:.2f} ms per beat "
+              f"({100 * m['full_share']:.0f} % full path), hello world {mix['hello_ms']:.2f} ms: "
+              f"ratio {mix['hello_ms'] / m['ms']:.3f}")
+    print(f"raw: {json.dumps({**result, 'mix': mix})}")
 
 
 if __name__ == "__main__":

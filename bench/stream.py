@@ -5,9 +5,14 @@ Run from the repo root: python bench/stream.py [--seconds 5] [--connections 8] [
   gunicorn      GET /media/lessons/<id>/360p with a random `Range: bytes=a-b` each request, a
                 signed-in session, gunicorn 2 workers x 4 threads: the endpoint checks access,
                 then gunicorn sends the range with sendfile(2)
+  signed        the player's signed, expiring link (/media/s/...; video/links.py): checked by the
+                app without a cookie or a query, sent with sendfile
   nginx         the same file, same ranges, straight from an nginx static location (the ceiling)
+  nginx+link    nginx checks the same signed link itself (secure_link; docs/deploy/nginx.conf)
   nginx+accel   the deployment of docs/deploy/nginx.conf: the app checks access and answers with
                 X-Accel-Redirect, nginx sends the bytes
+The app's own anchor is a one-route Flask hello world on the same gunicorn flags (`make run`'s,
+read from the Makefile), loaded the same way: requests/s of `signed` at 256 KiB / hello.
 The load comes from wrk (Debian package wrk) with a Lua script picking random ranges; without
 wrk, from Python threads (slower: then the client is the bottleneck, and the script says so).
 nginx is Debian's (nginx-light); without it the nginx columns are skipped with a note.
@@ -37,9 +42,14 @@ sys.path.insert(0, str(ROOT / "platform"))
 
 import warnings  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from heartbeat import HELLO, make_run_flags  # noqa: E402
+
+LINK_SECRET = "bench-link-secret-0123456789abcdef"
+
 warnings.simplefilter("ignore", DeprecationWarning)  # ffmpeg-python imports 'future'
 
-NGINX_CONF = """
+NGINX_CONF = r"""
 worker_processes 2;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
@@ -60,6 +70,16 @@ http {{
     server {{
         listen 127.0.0.1:{static_port};
         location /files/ {{ alias {media}/; }}
+    }}
+    server {{
+        listen 127.0.0.1:{link_port};
+        location ~ "^/media/s/[0-9]+/([0-9]+)/(v[0-9a-f]{{16}})/(360p|240p)\.mp4$" {{
+            secure_link $arg_md5,$arg_expires;
+            secure_link_md5 "$secure_link_expires$uri {secret}";
+            if ($secure_link = "") {{ return 403; }}
+            if ($secure_link = "0") {{ return 403; }}
+            alias {media}/lessons/$1/$2/$3.mp4;
+        }}
     }}
     server {{
         listen 127.0.0.1:{accel_port};
@@ -108,9 +128,10 @@ def prepare(tmp: Path, size_mb: int) -> dict:
     from xuetang.db import database
     from xuetang.models import Course, Lesson, Organization, Rendition
     from xuetang.seed import demo as demo_data
-    from xuetang.video import media_store
+    from xuetang.video import links, media_store
 
     env = {"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
+           "MEDIA_LINK_SECRET": LINK_SECRET,
            "SECRET_KEY": "bench-secret", "DEMO_MEDIA": "0", "SIGNIN_RATE_LIMIT": "1000 per minute",
            "HUEY_SQLITE_PATH": str(tmp / "huey.sqlite3")}
     app = create_app({k: v for k, v in env.items() if k != "DEMO_MEDIA"} | {"DEMO_MEDIA": False})
@@ -136,16 +157,21 @@ def prepare(tmp: Path, size_mb: int) -> dict:
         if folder.is_dir():
             folder.chmod(0o755)
     tmp.chmod(0o755)
-    return {"env": env, "lesson": lesson.id, "file": path, "name": name, "size": path.stat().st_size}
+    link = links.signed_url(LINK_SECRET, links.link_path(1, lesson.id, version, "360p.mp4"),
+                            int(time.time()) + 24 * 3600)
+    return {"env": env, "lesson": lesson.id, "file": path, "name": name, "size": path.stat().st_size,
+            "link": link}
 
 
-def start_gunicorn(env: dict, port: int, tmp: Path, extra_env: dict | None = None) -> subprocess.Popen:
+def start_gunicorn(env: dict, port: int, tmp: Path, extra_env: dict | None = None,
+                   app_spec: str = "wsgi:app", chdir: Path = ROOT) -> subprocess.Popen:
+    """gunicorn with `make run`'s flags (bench/heartbeat.py reads them from the Makefile)."""
     full = {**os.environ, **env, **(extra_env or {}),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "--workers", "2", "--threads", "4", "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=full, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "gunicorn", *make_run_flags(port), "--log-level", "warning",
+         "--chdir", str(chdir), app_spec],
+        cwd=chdir, env=full, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=(tmp / f"gunicorn-{port}.log").open("wb"), start_new_session=True)
     wait_port(port)
     return proc
@@ -250,21 +276,31 @@ def main():
         app_path = f"/media/lessons/{setup['lesson']}/360p"
         procs = []
         try:
-            app_port = free_port()
+            app_port, hello_port = free_port(), free_port()
             procs.append(start_gunicorn(setup["env"], app_port, tmp))
+            (tmp / "hello_app.py").write_text(HELLO)
+            procs.append(start_gunicorn(setup["env"], hello_port, tmp, app_spec="hello_app:app",
+                                        chdir=tmp))
             cookie = sign_in(app_port)
             check_range(app_port, app_path, cookie, data)
+            check_range(app_port, setup["link"], "", data)
+            hello = load(hello_port, "/", "", setup["size"], sizes[0], args.seconds,
+                         args.connections, tmp)
             for rb in sizes:
                 results["gunicorn", rb] = load(app_port, app_path, cookie, setup["size"], rb,
                                                args.seconds, args.connections, tmp)
+                results["signed", rb] = load(app_port, setup["link"], "", setup["size"], rb,
+                                             args.seconds, args.connections, tmp)
             if nginx:
                 accel_app_port, static_port, accel_port = free_port(), free_port(), free_port()
+                link_port = free_port()
                 procs.append(start_gunicorn(setup["env"], accel_app_port, tmp,
                                             {"MEDIA_ACCEL_REDIRECT": "/_media/"}))
                 conf = tmp / "nginx.conf"
                 conf.write_text(NGINX_CONF.format(
                     tmp=tmp, media=setup["env"]["MEDIA_ROOT"], static_port=static_port,
-                    accel_port=accel_port, accel_app_port=accel_app_port,
+                    accel_port=accel_port, accel_app_port=accel_app_port, link_port=link_port,
+                    secret=LINK_SECRET,
                     user="user root;" if os.geteuid() == 0 else ""))
                 subprocess.run([str(nginx), "-c", str(conf)], check=True)
                 try:
@@ -273,7 +309,11 @@ def main():
                     check_range(static_port, static_path, "", data)
                     accel_cookie = sign_in(accel_port)
                     check_range(accel_port, app_path, accel_cookie, data)
+                    check_range(link_port, setup["link"], "", data)
                     for rb in sizes:
+                        results["nginx+link", rb] = load(link_port, setup["link"], "",
+                                                         setup["size"], rb, args.seconds,
+                                                         args.connections, tmp)
                         results["nginx", rb] = load(static_port, static_path, "", setup["size"], rb,
                                                     args.seconds, args.connections, tmp)
                         results["nginx+accel", rb] = load(accel_port, app_path, accel_cookie,
@@ -291,12 +331,15 @@ def main():
     print(f"# bench/stream.py {dt.date.today()} {platform_module.machine()} nproc={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.1f} file={args.size_mb} MiB "
           f"connections={args.connections} seconds={args.seconds} client={load.__name__}")
-    print("| server | range | requests/s | MiB/s | / nginx | non-206 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"app hello world (same gunicorn flags): {hello['rps']:.0f} requests/s")
+    print()
+    print("| server | range | requests/s | MiB/s | / nginx | / app hello (req/s) | non-206 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for (name, rb), r in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
         reference = results.get(("nginx", rb))
         ratio = f"{r['mb_s'] / reference['mb_s']:.2f}" if reference else "—"
-        print(f"| {name} | {rb // 1024} KiB | {r['rps']:.0f} | {r['mb_s']:.0f} | {ratio} | {r['bad']} |")
+        print(f"| {name} | {rb // 1024} KiB | {r['rps']:.0f} | {r['mb_s']:.0f} | {ratio} | "
+              f"{r['rps'] / hello['rps']:.2f} | {r['bad']} |")
     for note in notes:
         print(f"note: {note}")
 

@@ -39,7 +39,12 @@ ENV_SETTINGS = {
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
     # A media response whose reader takes nothing for this long is dropped (frees the thread).
     "MEDIA_SEND_TIMEOUT_S": (20, int),
-    "MEDIA_ACCEL_REDIRECT": ("", str),  # e.g. /_media/: nginx serves the files (X-Accel-Redirect)
+    "MEDIA_ACCEL_REDIRECT": ("", str),
+    # The player's rendition links are signed and expire (xuetang.video.links): checked by the
+    # app without a database query, or by nginx's secure_link with the same secret (set it
+    # explicitly then; empty: derived from SECRET_KEY). A player refreshes an expired link.
+    "MEDIA_LINK_SECRET": ("", str),
+    "MEDIA_LINK_SECONDS": (4 * 3600, int),  # e.g. /_media/: nginx serves the files (X-Accel-Redirect)
     "HUEY_BACKEND": ("sqlite", str),  # sqlite (a file, no server) | redis
     "HUEY_SQLITE_PATH": (str(REPO_ROOT / "instance" / "huey.sqlite3"), str),
     "HUEY_REDIS_URL": ("redis://127.0.0.1:6379/0", str),

@@ -17,8 +17,19 @@ SQLITE_PRAGMAS = {
 
 
 def open_database(url: str):
-    """Connect `database` to the given URL (sqlite:///path or postgresql://...)."""
-    db = connect(url, pragmas=SQLITE_PRAGMAS) if url.startswith("sqlite") else connect(url)
+    """Connect `database` to the given URL (sqlite:///path or postgresql://...).
+
+    A SQLite file is opened through peewee's pool: a request's `close` hands the connection back
+    instead of closing it, which spares each request the open, the pragmas and (when it was the
+    last connection) a WAL checkpoint; unbounded, since each thread holds at most one. A pooled
+    connection moves between threads, one at a time (hence check_same_thread off)."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        url = "sqlite+pool://" + url[len("sqlite://"):]
+        db = connect(url, pragmas=SQLITE_PRAGMAS, max_connections=0, check_same_thread=False)
+    elif url.startswith("sqlite"):
+        db = connect(url, pragmas=SQLITE_PRAGMAS)
+    else:
+        db = connect(url)
     database.initialize(db)
     return db
 

@@ -4,7 +4,9 @@
    ignores a seq it already has), and if the link stays down the player later reports where it is
    NOW with a new seq instead of replaying stale beats.
    When another tab or device takes over, this player stops, says so and never opens a session
-   by itself again: only the "continue here" button does (which takes over in turn). */
+   by itself again: only the "continue here" button does (which takes over in turn).
+   Rendition links are signed and expire: when the video fails to load (an expired link is a
+   403), the player asks for fresh links and resumes at the same position, playing if it was. */
 (function () {
   "use strict";
   var root = document.getElementById("player");
@@ -44,8 +46,8 @@
     return sources[0];
   }
 
-  function useRendition(name, keepPlaying) {
-    var at = video.currentTime || resumeAt;
+  function useRendition(name, keepPlaying, from) {
+    var at = from !== undefined ? from : (video.currentTime || resumeAt);
     if (playing()) report("pause", at);  // before the new source resets the position
     switching = true;
     video.src = sourceOf(name).url;
@@ -169,13 +171,37 @@
     });
   }
 
+  // readyState 0: a source being (re)loaded reports 0, which is not where the trainee was.
   video.addEventListener("timeupdate", function () {
-    if (!video.seeking && !switching) lastPos = video.currentTime;
+    if (!video.seeking && !switching && video.readyState > 0) lastPos = video.currentTime;
   });
-  video.addEventListener("playing", function () { resumed = true; report("start"); });
+  video.addEventListener("playing", function () { resumed = true; wantPlay = true; report("start"); });
   video.addEventListener("pause", function () {
+    if (!switching) wantPlay = false;
     if (!video.ended && !video.seeking && !switching) report("pause");
   });
+
+  var wantPlay = false, refreshing = false, lastRefresh = 0;
+  function refreshLinks() {
+    var now = Date.now();
+    if (refreshing || now - lastRefresh < 10000 || !root.dataset.mediaUrl) return;
+    refreshing = true;
+    lastRefresh = now;
+    var at = lastPos, again = wantPlay;
+    fetch(root.dataset.mediaUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        refreshing = false;
+        if (!answer.ok || !answer.sources || !answer.sources.length) {
+          say(answer.error || "视频加载失败，请刷新页面");
+          return;
+        }
+        sources = answer.sources;
+        switching = false;
+        useRendition(select ? select.value : pickRendition(), again, at);
+      }, function () { refreshing = false; say("网络中断，视频稍后重试"); });
+  }
+  video.addEventListener("error", refreshLinks);
   video.addEventListener("seeking", function () {
     if (switching) return;
     report("tick", lastPos);  // the play up to the seek still counts

@@ -18,7 +18,14 @@ COURSE_MANAGERS = {"uploader", "city_admin"}
 FILERS = {"industry_dept", "ce_base"}
 IN_FILINGS = FILERS | {"district_admin", "city_admin"}
 
-# (method, path template, roles allowed; None = also anonymous)
+# Authenticated by a play session's token in the JSON body, not by the cookie (web/study.py):
+# without a token every caller, signed in or not, is refused with 400 and nothing is written;
+# tests/web/test_study_heartbeats.py covers tokens, sign-out and other accounts' browsers.
+TOKEN = "play-session token"
+# Authenticated by the link's signature (video/links.py): unsigned, everyone gets 403.
+LINK = "signed link"
+
+# (method, path template, roles allowed; None = also anonymous; TOKEN = see above)
 MATRIX = [
     ("GET", "/auth/signin", None),
     ("POST", "/auth/signout", None),
@@ -28,7 +35,9 @@ MATRIX = [
     ("GET", "/study/year/2021", {"trainee"}),
     ("GET", "/study/lesson/1", {"trainee"}),
     ("POST", "/study/lesson/1/session", {"trainee"}),
-    ("POST", "/study/heartbeat", {"trainee"}),
+    ("POST", "/study/heartbeat", TOKEN),
+    ("GET", "/study/lesson/1/media", {"trainee"}),
+    ("GET", "/media/s/1/1/v0000000000000000/240p.mp4", LINK),
     ("GET", "/study/evidence/1", {"trainee"}),
     ("GET", "/staff/", STAFF_READERS),
     ("GET", "/staff/{employer}/people", STAFF_READERS),
@@ -192,7 +201,9 @@ def test_every_route_is_in_the_matrix(app):
 @pytest.mark.parametrize("method, path, allowed", MATRIX)
 def test_anonymous(client, method, path, allowed):
     response = _request(client, method, path.format(**PLACEHOLDER_IDS))
-    if allowed is None:  # public: never refused (an unknown certificate code is a 404 page)
+    if allowed in (TOKEN, LINK):
+        assert response.status_code == (400 if allowed == TOKEN else 403)
+    elif allowed is None:  # public: never refused (an unknown certificate code is a 404 page)
         assert response.status_code in (200, 303, 404)
     else:
         assert response.status_code == 302
@@ -208,7 +219,10 @@ def test_each_role_on_each_route(role_clients, role):
             continue  # would end the session the other rows need
         path = template.format(**ids)
         status = _request(client, method, path).status_code
-        if allowed is None or role in allowed:
+        if allowed in (TOKEN, LINK):
+            expected = 400 if allowed == TOKEN else 403
+            assert status == expected, f"{role} on {method} {path} without a token: {status}"
+        elif allowed is None or role in allowed:
             assert status not in (302, 401, 403), f"{role} refused on {method} {path}: {status}"
         else:
             assert status == 403, f"{role} allowed on {method} {path}: {status}"

@@ -21,8 +21,10 @@ from tests.support.study import (
 )
 from xuetang.db import database
 from xuetang.models import (
+    Account,
     BeatRejection,
     LedgerLine,
+    Person,
     PlaySession,
     StudyCredit,
     StudyYear,
@@ -434,10 +436,38 @@ def test_heartbeat_without_csrf_token_is_refused(player):
     assert table_counts()["BeatRejection"] == 0
 
 
-def test_only_trainees_post_heartbeats(app, clock, lesson):
+def test_only_the_session_token_admits_a_beat(app, clock, lesson, player, trainee_id):
+    """A beat is authenticated by its play session's token (not the cookie): without one it is
+    refused, and a browser signed in as someone else cannot use a trainee's token either."""
+    player.beat(0, "start")
     client = app.test_client()
     assert Auth(client).login("city").status_code == 303
-    token = Auth(client).csrf("/")
-    response = client.post("/study/heartbeat", json={"lesson": lesson},
-                           headers={"X-CSRFToken": token})
-    assert response.status_code == 403
+    response = client.post("/study/heartbeat", json={"lesson": lesson})
+    assert response.status_code == 400 and "播放会话" in response.get_json()["error"]
+    stolen = {"lesson": lesson, "session": player.session, "seq": 2, "position": 0,
+              "playing": True, "rate": 1, "event": "tick"}
+    assert client.post("/study/heartbeat", json=stolen).status_code == 404
+    before = table_counts()
+    # No cookie at all: the token alone is the credential, so the beat counts.
+    clock.advance(15)
+    anonymous = app.test_client().post("/study/heartbeat", json={**stolen, "position": 15})
+    assert anonymous.status_code == 200 and anonymous.get_json()["accepted"] is True
+    assert table_counts()["BeatRejection"] == before["BeatRejection"]
+
+
+def test_signing_out_ends_what_the_sessions_can_earn(client, player, clock, trainee_id):
+    player.play(clock, 0, 30)
+    client.post("/auth/signout", data={"csrf_token": player.csrf})
+    clock.advance(15)
+    answer = player.beat(45)
+    assert answer.status_code == 404 and "退出登录" in answer.get_json()["error"]
+
+
+def test_a_deactivated_account_cannot_beat(player, clock, trainee_id):
+    player.play(clock, 0, 15)
+    with database.connection_context():
+        Account.update(active=False).where(
+            Account.person == Person.get(Person.id_number == trainee_id)).execute()
+    clock.advance(15)
+    answer = player.beat(30)
+    assert answer.status_code == 403 and answer.get_json()["error"]

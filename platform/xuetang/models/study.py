@@ -33,6 +33,9 @@ STRETCH_STATUS = {
     "credited": "已计入",
     "dropped": "未通过核验，不计",
     "uncounted": "不计学时",
+    # Play of a session without face checks, extended beat by beat until a whole minute is due
+    # (services.beats); then, or when play stops, jumps or the day ends, it is credited.
+    "open": "播放中，满一分钟后计入",
 }
 
 
@@ -49,6 +52,13 @@ class PlaySession(BaseModel):
     face_required = BooleanField(default=False)
     active = BooleanField(default=True)  # the person's earning session (see ActivePlay)
     closed = BooleanField(default=False)
+    # The sign-in that opened it: a heartbeat is authenticated by the token alone, and signing
+    # out (which deletes the AccountSession) ends what its sessions can earn. A plain id, not a
+    # foreign key: the sign-in table is created after this one.
+    signin_id = IntegerField(null=True)
+    # services.beats: the progress answer, the open stretch and the seconds carried toward the
+    # next whole minute, as of the last beat that went through the full path (JSON).
+    beat_cache = TextField(null=True)
 
     class Meta:
         table_name = "play_session"

@@ -95,6 +95,12 @@ def held(play: PlaySession):
                                        & (WatchStretch.status == "held"))
 
 
+def open_stretch(play: PlaySession) -> list[WatchStretch]:
+    """The session's open stretch (services.beats), not yet credited: none or one."""
+    return list(WatchStretch.select().where((WatchStretch.play_session == play)
+                                            & (WatchStretch.status == "open")))
+
+
 def settle_after_check(check, **_) -> int:
     """A face check of a play session was decided (or overridden): credit what it releases.
 
@@ -122,15 +128,17 @@ def settle(play: PlaySession, state, server_ms: int, new: list[WatchStretch] | N
     """Run the gate over the session's held stretches: credit, keep holding, or drop.
 
     `new` are this beat's stretches, not yet saved. Without face checks the gate is open, so
-    nothing stays held between beats and only they can be waiting. `view` is the session's face
-    checks as read under this lock (read here when the caller has none). Returns minutes credited."""
+    nothing stays held between beats: only they and the session's open stretch can be waiting.
+    `view` is the session's face checks as read under this lock (read here when the caller has
+    none). Returns minutes credited."""
     new = list(new or [])
     if play.face_required:
         for stretch in new:
             stretch.save()
         waiting = list(held(play).order_by(WatchStretch.seq))
     else:
-        waiting = new
+        # The open stretch services.beats extended since the last full beat comes first.
+        waiting = [*open_stretch(play), *new]
     if not waiting:
         return 0
     gate = Gate(requires_face_check=play.face_required)

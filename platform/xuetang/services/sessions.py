@@ -101,6 +101,15 @@ def session_is_open(account_id: int, token: str) -> bool:
             .exists())
 
 
+def session_id(account_id: int, token: str) -> int | None:
+    """The id of this account's open sign-in with this cookie token (play sessions keep it)."""
+    row = (AccountSession.select(AccountSession.id)
+           .where((AccountSession.account == account_id)
+                  & (AccountSession.token_hash == _token_hash(token or "")))
+           .first())
+    return None if row is None else row.id
+
+
 def close_session(token: str) -> None:
     """Sign-out: the session row goes, so a copied cookie no longer opens anything."""
     with database.atomic():

@@ -28,6 +28,7 @@ from xuetang.models import (
     BeatRejection,
     Course,
     Lesson,
+    Person,
     PlaySession,
     Rendition,
     StudyYear,
@@ -38,7 +39,7 @@ from xuetang.rules import watching
 from xuetang.rules.heartbeat import BadHeartbeat, Heartbeat
 from xuetang.rules.wallclock import PersonClock
 from xuetang.rules.watching import SessionState, accept, new_session, supersede
-from xuetang.services import catalog, crediting, face_checks
+from xuetang.services import beats, catalog, crediting, face_checks
 from xuetang.services.refusals import Refused
 
 # A resume position this close to the end starts the lesson again from the beginning.
@@ -82,9 +83,11 @@ def resume_position_ms(person, lesson: Lesson) -> int:
     return max(0, last.position_ms)
 
 
-def open_session(person, lesson: Lesson) -> dict:
+def open_session(person, lesson: Lesson, signin_id: int | None = None) -> dict:
     """Open a new play session; it takes over from the person's previous one (which stops
-    earning). Returns the player's answer: resume position, progress and the opening face check."""
+    earning). `signin_id` is the AccountSession of the sign-in opening it: its heartbeats are
+    refused once that sign-in ends. Returns the player's answer: resume position, progress and
+    the opening face check."""
     server_ms = clock.now_ms()
     with locked():
         pointer = _lock_pointer(person)
@@ -103,13 +106,16 @@ def open_session(person, lesson: Lesson) -> dict:
         play = PlaySession.create(
             token=token, person=person, lesson=lesson, opened_at=clock.as_utc(server_ms),
             state=json.dumps(state.to_dict(), separators=(",", ":")),
-            position_ms=resume_position_ms(person, lesson), face_required=gate.requires_face_check)
+            position_ms=resume_position_ms(person, lesson), face_required=gate.requires_face_check,
+            signin_id=signin_id)
         pointer.play_session = play
         pointer.updated_at = clock.as_utc(server_ms)
         pointer.save()
+        shown = progress(person, lesson, server_ms, play=play)
+        if not play.face_required:
+            _store_cache(play, shown, server_ms)
     server_ms = clock.now_ms()
-    answer = {"ok": True, "position": play.position_ms / 1000,
-              **progress(person, lesson, server_ms, play=play)}
+    answer = {"ok": True, "position": play.position_ms / 1000, **shown}
     if play.face_required:
         answer["face"] = face_checks.open_face(person, play.lesson_id, play.token,
                                                clock.as_utc(server_ms)).as_json()
@@ -125,6 +131,18 @@ def _limit_openings(person, server_ms: int) -> None:
               .count())
     if opened >= limit:
         raise StudyError(429, "打开播放过于频繁，请稍等一分钟后再继续学习。")
+
+
+def _store_cache(play: PlaySession, answer: dict, server_ms: int) -> None:
+    """Leave services.beats what the next beats answer with (the full path credited everything,
+    so no stretch is open); the carry is what the course's verified ms hold beyond its credited
+    minutes."""
+    carry = None
+    if answer["can_earn"] and answer["year"] is not None:
+        covered = crediting.course_covered_ms(play.person, play.lesson.course_id, answer["year"])
+        carry = max(0, covered - 60_000 * answer["course_minutes"])
+    cache = beats.make_cache(answer, carry, clock.server_day(server_ms))
+    PlaySession.update(beat_cache=cache).where(PlaySession.id == play.id).execute()
 
 
 def _lock_pointer(person) -> ActivePlay:
@@ -180,87 +198,103 @@ def parse_beat(payload, server_ms: int) -> tuple[int, Heartbeat]:
     return lesson_id, beat
 
 
-def record_heartbeat(person, payload) -> BeatResult:
+def record_heartbeat(payload, cookie_account_id: int | None = None) -> BeatResult:
     """Fold one heartbeat into its play session, in one locked transaction; answer with progress.
 
-    What does not change under the lock (the session's lesson and course, the study year, the
-    series) is read before it; the session state, the takeover pointer, the face checks and the
-    lesson coverage are read and written under it."""
+    The beat is authenticated by its session's unguessable token (the JSON body, never a cookie):
+    the session names the person, and is found only while the sign-in that opened it lasts, for
+    an active trainee account; a beat from a browser signed in as another account
+    (`cookie_account_id`, read from the cookie without a query) is refused. The common beat
+    takes services.beats' short path; anything else this full one, which also credits the
+    session's open stretch."""
     server_ms = clock.now_ms()
     lesson_id, beat = parse_beat(payload, server_ms)
-    play = (PlaySession.select(PlaySession, Lesson, Course)
+    with locked():
+        row = beats.read(beat.session_id)
+        if row is None or cookie_account_id not in (None, row.account_id):
+            raise StudyError(404, "播放会话不存在或已退出登录，请刷新页面后重新播放。")
+        if not row.account_active or not row.trainee:
+            raise StudyError(403, "您的账号当前不能在线学习。")
+        if row.lesson_id != lesson_id:
+            raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
+        if row.lesson_status != "ready" or not row.published:
+            raise StudyError(403, "该课程当前不可学习。")
+        answer = beats.try_fast(row, beat, server_ms)
+        if answer is not None:
+            return BeatResult(seq=beat.seq, accepted=True, progress=answer)
+        return _full_beat(row.play_id, beat, server_ms)
+
+
+def _full_beat(play_id: int, beat: Heartbeat, server_ms: int) -> BeatResult:
+    """The full path, under the caller's lock: the session state, the takeover pointer, the face
+    checks and the lesson coverage are read and written here."""
+    play = (PlaySession.select(PlaySession, Lesson, Course, Person)
             .join(Lesson).join(Course)
-            .where(PlaySession.token == beat.session_id)
-            .first())
-    if play is None or play.person_id != person.id:
-        raise StudyError(404, "播放会话不存在，请刷新页面后重新播放。")
-    if play.lesson_id != lesson_id:
-        raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
-    play.person = person
+            .switch(PlaySession).join(Person)
+            .where(PlaySession.id == play_id)
+            .get())
+    person = play.person
     lesson = play.lesson
-    if lesson.status != "ready" or not lesson.course.published:
-        raise StudyError(403, "该课程当前不可学习。")
     allowed = crediting.eligibility(person, lesson, server_ms)
     added = 0
-    with locked():
-        play.state = for_update(PlaySession.select(PlaySession.state)
-                                .where(PlaySession.id == play.id)).scalar()
-        pointer = for_update(ActivePlay.select(ActivePlay.id, ActivePlay.play_session,
-                                               ActivePlay.occupied_until_ms)
-                             .where(ActivePlay.person == person)).first()
-        active_id = None if pointer is None else pointer.play_session_id
-        # accept() compares session ids; any id but this session's own means "taken over".
-        active_token = None if active_id is None else (
-            beat.session_id if active_id == play.id else f"#{active_id}")
-        state = play.session_state()
-        view = None
-        if play.face_required:
-            view = face_checks.session_view(play.token, clock.as_utc(server_ms))
-            if active_token == beat.session_id:
-                face_checks.note_silence(view, person, play.lesson_id, state, server_ms)
-            if not state.closed:
-                state = view.apply_to(state)
-        person_clock = PersonClock(None if pointer is None else pointer.occupied_until_ms)
-        outcome = accept(state, beat, active_token, person_clock)
-        if pointer is not None and outcome.person != person_clock:
-            pointer.occupied_until_ms = outcome.person.occupied_until_ms
-            pointer.save(only=[ActivePlay.occupied_until_ms])
-        if outcome.rejections:
-            BeatRejection.insert_many([
-                {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
-                 "detail": r.detail, "position_ms": min(max(beat.position_ms, -1), 2**31 - 1),
-                 "server_ms": server_ms}
-                for r in outcome.rejections]).execute()
-        face = None
-        if outcome.ignored:
-            if view is not None:
-                face = view.as_json()
-        else:
-            play.store_state(outcome.state, server_ms)
+    pointer = for_update(ActivePlay.select(ActivePlay.id, ActivePlay.play_session,
+                                           ActivePlay.occupied_until_ms)
+                         .where(ActivePlay.person == person)).first()
+    active_id = None if pointer is None else pointer.play_session_id
+    # accept() compares session ids; any id but this session's own means "taken over".
+    active_token = None if active_id is None else (
+        beat.session_id if active_id == play.id else f"#{active_id}")
+    state = play.session_state()
+    view = None
+    if play.face_required:
+        view = face_checks.session_view(play.token, clock.as_utc(server_ms))
+        if active_token == beat.session_id:
+            face_checks.note_silence(view, person, play.lesson_id, state, server_ms)
+        if not state.closed:
+            state = view.apply_to(state)
+    person_clock = PersonClock(None if pointer is None else pointer.occupied_until_ms)
+    outcome = accept(state, beat, active_token, person_clock)
+    if pointer is not None and outcome.person != person_clock:
+        pointer.occupied_until_ms = outcome.person.occupied_until_ms
+        pointer.save(only=[ActivePlay.occupied_until_ms])
+    if outcome.rejections:
+        BeatRejection.insert_many([
+            {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
+             "detail": r.detail, "position_ms": min(max(beat.position_ms, -1), 2**31 - 1),
+             "server_ms": server_ms}
+            for r in outcome.rejections]).execute()
+    face = None
+    if outcome.ignored:
+        if view is not None:
+            face = view.as_json()
+    else:
+        play.store_state(outcome.state, server_ms)
+        new = []
+        if outcome.played is not None:
+            played = outcome.played
+            new.append(WatchStretch(
+                play_session=play, person=person, lesson=lesson, seq=played.seq,
+                start_ms=played.start_ms, end_ms=played.end_ms,
+                server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms))
+        if view is not None:
+            # Saved first, so that a closing check is issued before the gate looks.
+            for stretch in new:
+                stretch.save()
+            remaining = max(0, lesson.duration_ms - (outcome.state.last_position_ms or 0))
+            face_checks.after_beat(
+                view, person, play.lesson_id,
+                step_ms=outcome.state.playing_ms - state.playing_ms,
+                remaining_ms=remaining,
+                ending=outcome.state.closed and crediting.held(play).exists())
+            face = view.as_json()
             new = []
-            if outcome.played is not None:
-                played = outcome.played
-                new.append(WatchStretch(
-                    play_session=play, person=person, lesson=lesson, seq=played.seq,
-                    start_ms=played.start_ms, end_ms=played.end_ms,
-                    server_from_ms=played.server_from_ms, server_to_ms=played.server_to_ms))
-            if view is not None:
-                # Saved first, so that a closing check is issued before the gate looks.
-                for stretch in new:
-                    stretch.save()
-                remaining = max(0, lesson.duration_ms - (outcome.state.last_position_ms or 0))
-                face_checks.after_beat(
-                    view, person, play.lesson_id,
-                    step_ms=outcome.state.playing_ms - state.playing_ms,
-                    remaining_ms=remaining,
-                    ending=outcome.state.closed and crediting.held(play).exists())
-                face = view.as_json()
-                new = []
-            added = crediting.settle(play, outcome.state, server_ms, new, allowed, view)
-        answer = progress(person, lesson, server_ms, play=play, state=outcome.state,
-                          allowed=allowed, added=added)
-        if face is not None:
-            answer["face"] = face
+        added = crediting.settle(play, outcome.state, server_ms, new, allowed, view)
+    answer = progress(person, lesson, server_ms, play=play, state=outcome.state,
+                      allowed=allowed, added=added)
+    if face is not None:
+        answer["face"] = face
+    if not outcome.ignored and not play.face_required:
+        _store_cache(play, answer, server_ms)
     return BeatResult(seq=beat.seq, accepted=not outcome.ignored, codes=list(outcome.codes),
                       reasons=[r.reason for r in outcome.rejections], progress=answer)
 
@@ -309,12 +343,15 @@ class Player:
     progress: dict
 
 
+def renditions(lesson: Lesson) -> list[Rendition]:
+    """The lesson's renditions, smallest first."""
+    return list(Rendition.select().where(Rendition.lesson == lesson).order_by(Rendition.height))
+
+
 def player(person, lesson: Lesson) -> Player:
     server_ms = clock.now_ms()
-    renditions = list(Rendition.select().where(Rendition.lesson == lesson)
-                      .order_by(Rendition.height))
     return Player(lesson=lesson, face_required=catalog.face_gate(person, lesson).requires_face_check,
-                  renditions=renditions, progress=progress(person, lesson, server_ms))
+                  renditions=renditions(lesson), progress=progress(person, lesson, server_ms))
 
 
 def current_study_year() -> StudyYear | None:

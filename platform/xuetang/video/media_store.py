@@ -13,6 +13,7 @@ nothing but the shapes above and checks that the result stays inside MEDIA_ROOT.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import shutil
@@ -32,7 +33,9 @@ class UnsafePath(ValueError):
     """A relative name that the server did not generate (or that escapes MEDIA_ROOT)."""
 
 
+@functools.lru_cache(maxsize=8)
 def root(media_root: str | Path) -> Path:
+    # Resolved once per setting: every media request asks (MEDIA_ROOT itself does not move).
     return Path(media_root).resolve()
 
 

@@ -172,8 +172,12 @@ def init_app(app):
         flash("请先登录", "info")
         return redirect(target)
 
+    from xuetang.web.access import NO_COOKIE_ENDPOINTS
+
     @app.before_request
     def _force_password_change():
+        if request.endpoint in NO_COOKIE_ENDPOINTS:
+            return None  # no cookie session is loaded for these (web/access.py)
         if (
             current_user.is_authenticated
             and current_user.account.must_change_password

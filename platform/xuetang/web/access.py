@@ -67,6 +67,12 @@ def load_user(user_id: str):
     return SignedIn(account, token)
 
 
+# Endpoints that authenticate by a token of their own, never by the cookie session (no account
+# or role is loaded for them): a heartbeat by its play session's token (web/study.py), a
+# rendition by its signed link (web/media.py). See docs/security.md.
+NO_COOKIE_ENDPOINTS = ("study.heartbeat", "media.signed")
+
+
 def roles_required(*roles: str):
     """Allow the view to accounts holding any of `roles`; anonymous users go to sign-in."""
 

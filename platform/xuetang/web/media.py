@@ -14,16 +14,28 @@ at the range start and wrapped by the server's `wsgi.file_wrapper` with the exac
 gunicorn sends it with sendfile(2); other servers read it through a bounded reader. With
 MEDIA_ACCEL_REDIRECT set (e.g. "/_media/"), the answer is only an `X-Accel-Redirect` header and
 nginx serves the bytes (docs/deploy/nginx.conf).
+
+The player does not use these cookie-checked URLs: it gets signed, expiring links
+(xuetang.video.links, `signed_rendition_url`) served by `signed` with no session, account or
+database lookup at all (the signature is the authorisation, given by the study area to the
+trainee it names). An expired or tampered link is a 403 with a JSON reason; the player then asks
+for fresh links and resumes where it was (static/js/player.js). nginx can check the same links
+itself with secure_link (docs/deploy/nginx.conf).
 """
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+import hashlib
+import hmac
+import time
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
 from werkzeug.http import http_date, parse_date, quote_etag
 from werkzeug.wsgi import wrap_file
 
+from xuetang.extensions import limiter
 from xuetang.models import Lesson, Rendition
 from xuetang.services import catalog
-from xuetang.video import media_store, ranges
+from xuetang.video import links, media_store, ranges
 from xuetang.web.access import signed_in
 
 bp = Blueprint("media", __name__, url_prefix="/media")
@@ -80,6 +92,51 @@ def rendition_url(lesson: Lesson, name: str) -> str:
     return url_for("media.rendition", lesson_id=lesson.id, name=name, v=lesson.media_version)
 
 
+def link_secret() -> str:
+    """MEDIA_LINK_SECRET, or one derived from SECRET_KEY (then only the app can check links)."""
+    secret = current_app.config["MEDIA_LINK_SECRET"]
+    if secret:
+        return secret
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"xuetang media links", hashlib.sha256).hexdigest()
+
+
+def signed_rendition_url(person_id: int, lesson: Lesson, rendition: Rendition) -> str | None:
+    """A signed link to a rendition for this person, valid MEDIA_LINK_SECONDS; None when the
+    rendition is not a file of the lesson's current version (then use `rendition_url`)."""
+    file_name = f"{rendition.name}.mp4"
+    if file_name not in links.FILES or not lesson.media_version:
+        return None
+    try:
+        name = media_store.version_name(lesson.id, lesson.media_version, file_name)
+    except media_store.UnsafePath:
+        return None
+    if rendition.file_name != name:
+        return None
+    expires = int(time.time()) + int(current_app.config["MEDIA_LINK_SECONDS"])
+    path = links.link_path(person_id, lesson.id, lesson.media_version, file_name)
+    return links.signed_url(link_secret(), path, expires)
+
+
+LINK_REFUSED = {
+    links.EXPIRED: ("link_expired", "视频链接已过期，正在重新获取。"),
+    links.BAD: ("link_invalid", "视频链接无效，请刷新页面。"),
+}
+
+
+@bp.route("/s/<int:person_id>/<int:lesson_id>/<version>/<file_name>")
+@limiter.exempt  # no per-request limit bookkeeping on the hottest route (no limit applies)
+def signed(person_id: int, lesson_id: int, version: str, file_name: str):
+    """A rendition by a signed, expiring link: no cookie, no database (see the module doc)."""
+    verdict = links.check(link_secret(), request.path, request.args.get("md5"),
+                          request.args.get("expires"), int(time.time()))
+    if verdict != links.OK:
+        code, message = LINK_REFUSED[verdict]
+        return jsonify({"ok": False, "code": code, "error": message}), 403
+    name = media_store.version_name(lesson_id, version, file_name)  # the link's path matched
+    return _send(name, "video/mp4", version, cacheable=True)
+
+
 @bp.route("/lessons/<int:lesson_id>/<name>")
 @signed_in
 def rendition(lesson_id: int, name: str):
@@ -104,20 +161,26 @@ def poster(lesson_id: int):
 
 
 def _serve(lesson: Lesson, name: str, mimetype: str) -> Response:
+    versioned = bool(lesson.media_version) and request.args.get("v") == lesson.media_version
+    return _send(name, mimetype, lesson.media_version, cacheable=versioned)
+
+
+def _send(name: str, mimetype: str, version: str | None, cacheable: bool) -> Response:
+    """The file `name` (server-made) with Range and conditional requests; `cacheable` when its
+    URL names a version (the file under it never changes)."""
     try:
         path = media_store.resolve(current_app.config["MEDIA_ROOT"], name)
         stat = path.stat()
     except (media_store.UnsafePath, FileNotFoundError):
         abort(404)
     size = stat.st_size
-    etag = quote_etag(f"{lesson.media_version}-{name.rsplit('/', 1)[-1]}-{size}")
+    etag = quote_etag(f"{version}-{name.rsplit('/', 1)[-1]}-{size}")
     last_modified = http_date(int(stat.st_mtime))
-    versioned = bool(lesson.media_version) and request.args.get("v") == lesson.media_version
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": last_modified,
-        "Cache-Control": LONG_CACHE if versioned else REVALIDATE,
+        "Cache-Control": LONG_CACHE if cacheable else REVALIDATE,
         "X-Content-Type-Options": "nosniff",
     }
     if _not_modified(etag, int(stat.st_mtime)):

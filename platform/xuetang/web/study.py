@@ -1,12 +1,13 @@
 """The trainee's study area: the annual record ("my year"), the player, heartbeats and evidence."""
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, session, url_for
 from flask_login import current_user
 
+from xuetang.extensions import csrf, limiter
 from xuetang.models import StudyYear
-from xuetang.services import catalog, ledger, study
+from xuetang.services import catalog, ledger, sessions, study
 from xuetang.services.study import StudyError
-from xuetang.web import render
+from xuetang.web import media, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("study", __name__, url_prefix="/study")
@@ -41,15 +42,33 @@ def _player_page(person, lesson) -> dict:
         "person": person,
         "lesson": lesson,
         "course": lesson.course,
-        "renditions": [{"name": r.name, "height": r.height, "kbps": r.bitrate_kbps,
-                        "url": url_for("media.rendition", lesson_id=lesson.id, name=r.name)}
-                       for r in shown.renditions],
+        "renditions": _sources(person, lesson, shown.renditions),
         "poster_url": (url_for("media.poster", lesson_id=lesson.id, v=lesson.media_version)
                        if lesson.poster_name else None),  # versioned: cached for good
         "course_url": url_for("plaza.course", course_id=lesson.course_id),
         "progress": shown.progress,
         "heartbeat_seconds": current_app.config["HEARTBEAT_SECONDS"],
     }
+
+
+def _sources(person, lesson, renditions) -> list[dict]:
+    """The player's renditions with signed, expiring links (web/media.signed_rendition_url)."""
+    return [{"name": r.name, "height": r.height, "kbps": r.bitrate_kbps,
+             "url": media.signed_rendition_url(person.id, lesson, r)
+             or url_for("media.rendition", lesson_id=lesson.id, name=r.name)}
+            for r in renditions]
+
+
+@bp.route("/lesson/<int:lesson_id>/media")
+@roles_required("trainee")
+def media_links(lesson_id: int):
+    """Fresh signed links for the player (JSON), asked for when one expired (a 403)."""
+    person = _person()
+    lesson = catalog.playable_lesson(current_user, lesson_id)
+    if lesson is None:
+        return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
+    return jsonify({"ok": True,
+                    "sources": _sources(person, lesson, study.renditions(lesson))})
 
 
 @bp.route("/lesson/<int:lesson_id>")
@@ -71,19 +90,33 @@ def open_session(lesson_id: int):
     lesson = catalog.playable_lesson(current_user, lesson_id)
     if lesson is None:
         return jsonify({"ok": False, "error": "课程不存在或暂不可学习。"}), 404
+    signin = sessions.session_id(current_user.account.id, current_user.session_token)
     try:
-        return jsonify(study.open_session(person, lesson))
+        return jsonify(study.open_session(person, lesson, signin_id=signin))
     except StudyError as err:
         return jsonify({"ok": False, "error": err.message}), err.status
 
 
+# Token-authenticated, not cookie-authenticated: the play session's unguessable token in the JSON
+# body names the trainee (services.study.record_heartbeat checks it, its sign-in and the account).
+# A browser never adds that token to a request by itself, so a forged cross-site request cannot
+# carry it: CSRF does not apply (docs/security.md). No cookie session, account or role lookup
+# (web/access.NO_COOKIE_ENDPOINTS).
+
+
+def _cookie_account() -> int | None:
+    """The account the browser's signed cookie names (flask-login's id), without a query."""
+    account, _, _rest = str(session.get("_user_id") or "").partition(".")
+    return int(account) if account.isdigit() and len(account) <= 18 else None
+
+
 @bp.route("/heartbeat", methods=["POST"])
-@roles_required("trainee")
+@csrf.exempt
+@limiter.exempt  # no limit applies; spares the per-request bookkeeping
 def heartbeat():
     """One heartbeat (JSON); idempotent by seq; the answer carries the credited progress."""
-    person = _person()
     try:
-        result = study.record_heartbeat(person, request.get_json(silent=True))
+        result = study.record_heartbeat(request.get_json(silent=True), _cookie_account())
     except StudyError as err:
         return jsonify({"ok": False, "error": err.message}), err.status
     return jsonify(result.as_json())
