@@ -89,7 +89,7 @@ def build_database(tmp: Path, viewers: int, postgres_url: str | None = None
             database.execute_sql("CREATE SCHEMA public")
         migrations.upgrade()
         demo.load()
-        org = Organization.get(Organization.kind == "title_office")
+        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
         with database.atomic():
             course = Course.create(organization=org, title="基准测试课程", category="public",
                                    declared_hours=Decimal(100), published=True)

@@ -34,7 +34,7 @@ def phone_page(browser):
 def failed_lesson(app) -> tuple[int, int]:
     """A course of the demo uploader's organization with one lesson whose transcode failed."""
     with app.app_context(), database.connection_context():
-        org = Organization.get(Organization.kind == "title_office")
+        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
         course = Course.create(organization=org, title="重试测试课程", category="public",
                                declared_hours=1, published=False)
         lesson = Lesson.create(course=course, position=1, title="第一讲", status="failed",

@@ -50,7 +50,7 @@ def study_app(app):
 def add_lesson(app, video, title: str, renditions=("240p",)) -> int:
     """A published public course with one ready lesson whose renditions are all `video`."""
     with app.app_context(), database.connection_context():
-        org = Organization.get(Organization.kind == "title_office")
+        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
         course = Course.create(organization=org, title=f"浏览器测试课程·{title}", category="public",
                                declared_hours=Decimal(2), published=True)
         info = probe(video)
@@ -122,7 +122,14 @@ def test_playing_to_the_end_credits_the_minutes(study_app, lesson_video, browser
                                timeout=(LESSON_SECONDS + 30) * 1000)
         page.wait_for_function("() => document.getElementById('lesson-minutes').textContent"
                                " === '1'", timeout=10_000)
-        minutes, covered = credited(study_app, trainee_id, lesson_id)
+        # The play since the last whole minute is credited by the "ended" beat (issue 14: the
+        # open stretch is extended in place until then); its answer may be one of those lost, and
+        # the player then re-sends it. Wait for it, by a bounded number of looks.
+        for _ in range(80):
+            minutes, covered = credited(study_app, trainee_id, lesson_id)
+            if covered >= (LESSON_SECONDS - HEARTBEAT_SECONDS) * 1000:
+                break
+            page.wait_for_timeout(250)
         assert minutes == 1
         assert abs(covered - LESSON_SECONDS * 1000) <= HEARTBEAT_SECONDS * 1000
         assert beats["lost"] >= 5

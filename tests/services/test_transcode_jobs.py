@@ -31,7 +31,7 @@ def source_video(tmp_path_factory):
 def lesson_with_source(app, video: Path, token="t" * 16) -> int:
     """A lesson whose uploaded source is in place, waiting for its job (token)."""
     with app.app_context(), database.connection_context():
-        org = Organization.get(Organization.kind == "title_office")
+        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
         course = Course.create(organization=org, title="转码任务测试", category="public",
                                declared_hours=1)
         lesson = Lesson.create(course=course, title="第一讲", position=1)

@@ -28,7 +28,7 @@ def make_lesson(*, category="public", series=(), duration_s=600, declared=Decima
                 course_title=None) -> int:
     """A course with one lesson (and rendition rows) straight in the database; returns lesson id."""
     with database.connection_context():
-        org = Organization.get(Organization.kind == "title_office")
+        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
         course = Course.create(organization=org, title=course_title or f"测试课程{category}",
                                category=category, declared_hours=declared, published=published)
         for name in series:

@@ -151,7 +151,8 @@ def role_clients(app, db):
 def _role_accounts():
     employer = Organization.get(Organization.kind == "employer")
     orgs = {
-        "uploader": Organization.get(Organization.kind == "title_office"),
+        "uploader": (Organization.select().where(Organization.kind == "title_office")
+                     .order_by(Organization.id).get()),
         "employer_admin": employer,
         "industry_dept": Organization.get(Organization.kind == "industry_dept"),
         "ce_base": Organization.get(Organization.kind == "ce_base"),

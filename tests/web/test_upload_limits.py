@@ -22,7 +22,8 @@ def limited_app(tmp_path):
         with app.app_context():
             migrations.upgrade()
             demo.load()
-            org = Organization.get(Organization.kind == "title_office")
+            org = (Organization.select().where(Organization.kind == "title_office")
+                   .order_by(Organization.id).get())
             course = Course.create(organization=org, title="限流课程", category="public",
                                    declared_hours=2)
             app.config["TEST_LESSON"] = Lesson.create(course=course, title="第一讲", position=1).id
