@@ -3,28 +3,23 @@ minutes (within one heartbeat interval); dragging to the end earns nothing for t
 of two tabs playing one lesson, the one taken over stops and says so (issue 9, defect 3)."""
 
 import secrets
-import shutil
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from tests.support.browser import serve, sign_in
+from tests.support.lessons import add_ready_lesson
 from tests.support.videos import make_video
 from xuetang.db import database
 from xuetang.models import (
     ActivePlay,
     BeatRejection,
-    Course,
     Lesson,
     Organization,
     Person,
     PlaySession,
-    Rendition,
     StudyCredit,
     WatchStretch,
 )
-from xuetang.video.probe import probe
 
 pytestmark = pytest.mark.browser
 
@@ -49,27 +44,8 @@ def study_app(app):
 
 def add_lesson(app, video, title: str, renditions=("240p",)) -> int:
     """A published public course with one ready lesson whose renditions are all `video`."""
-    with app.app_context(), database.connection_context():
-        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
-        course = Course.create(organization=org, title=f"浏览器测试课程·{title}", category="public",
-                               declared_hours=Decimal(2), published=True)
-        info = probe(video)
-        lesson = Lesson.create(course=course, position=1, title=title, status="ready",
-                               duration_ms=int(info.duration * 1000))
-        version = "v" + secrets.token_hex(8)
-        if "media_version" in Lesson._meta.fields:
-            lesson.media_version = version
-            lesson.save()
-        for rendition in renditions:
-            name = f"lessons/{lesson.id}/{version}/{rendition}.mp4"
-            target = Path(app.config["MEDIA_ROOT"]) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(video, target)
-            height = int(rendition.rstrip("p"))
-            Rendition.create(lesson=lesson, name=rendition, file_name=name,
-                             size_bytes=target.stat().st_size, width=height * 4 // 3,
-                             height=height, bitrate_kbps=180 if height <= 240 else 400)
-        return lesson.id
+    return add_ready_lesson(app, video, title, renditions=renditions,
+                            course_title=f"浏览器测试课程·{title}")
 
 
 def credited(app, id_number: str, lesson_id: int) -> tuple[int, int]:

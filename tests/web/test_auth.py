@@ -94,10 +94,9 @@ def test_password_change_signs_out_other_sessions(app, auth, client):
     assert other.get("/").status_code == 302
 
 
-@pytest.fixture
-def limited_app(tmp_path):
+def _limited(tmp_path, **overrides):
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, SIGNIN_RATE_LIMIT="3 per minute",
-                   WTF_CSRF_ENABLED=False)
+                   WTF_CSRF_ENABLED=False, **overrides)
     with database.connection_context():
         from tests.conftest import reset_database
         from xuetang.seed import demo
@@ -107,6 +106,11 @@ def limited_app(tmp_path):
             migrations.upgrade()
             demo.load()
     return app
+
+
+@pytest.fixture
+def limited_app(tmp_path):
+    return _limited(tmp_path)
 
 
 def test_sign_in_is_rate_limited(limited_app):
@@ -121,17 +125,7 @@ def test_sign_in_is_rate_limited(limited_app):
 @pytest.fixture
 def proxied_app(tmp_path):
     """The limited app as it runs behind nginx: one trusted proxy hop."""
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, SIGNIN_RATE_LIMIT="3 per minute",
-                   WTF_CSRF_ENABLED=False, TRUSTED_PROXIES=1)
-    with database.connection_context():
-        from tests.conftest import reset_database
-        from xuetang.seed import demo
-
-        reset_database()
-        with app.app_context():
-            migrations.upgrade()
-            demo.load()
-    return app
+    return _limited(tmp_path, TRUSTED_PROXIES=1)
 
 
 def guesses(client, forwarded_for: str, count: int) -> list[int]:
