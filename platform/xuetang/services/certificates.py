@@ -14,7 +14,7 @@ from peewee import IntegrityError
 
 from xuetang import clock
 from xuetang.db import database, for_update, locked
-from xuetang.models import Certificate, LedgerLine, Person, StudyYear
+from xuetang.models import Certificate, Person, StudyYear
 from xuetang.rules import certificates as codes
 from xuetang.rules.annual import CATEGORY_LABELS, PROFESSIONAL, PUBLIC, to_decimal
 from xuetang.rules.idcard import mask
@@ -160,12 +160,3 @@ def verify(raw_code: str) -> Verification:
     return Verification(certificate, content, codes.mask_name(content["name"]), superseded,
                         clock.local_time(certificate.superseded_at, "%Y-%m-%d")
                         if superseded else None)
-
-
-def ledger_lines_since(certificate: Certificate) -> int:
-    """Ledger lines of the certificate's person and year written after it was issued."""
-    return (LedgerLine.select()
-            .where((LedgerLine.person == certificate.person_id)
-                   & (LedgerLine.year == certificate.year)
-                   & (LedgerLine.created_at > certificate.issued_at))
-            .count())
