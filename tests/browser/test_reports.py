@@ -42,6 +42,10 @@ def test_employer_admin_opens_the_report_drills_into_staff_and_exports(
         page.click("#export-staff")
     saved = tmp_path / "staff.xlsx"
     download.value.save_as(saved)
-    rows = list(load_workbook(saved, read_only=True).worksheets[0].iter_rows(values_only=True))
+    book = load_workbook(saved, read_only=True)  # read-only books hold the file open until closed
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
     assert rows[0][0] == "姓名" and len(rows) == not_met + 1
     assert {row[8] for row in rows[1:]} <= {"学习中", "未开始"}
