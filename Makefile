@@ -53,8 +53,10 @@ test: install-dev node_modules/axe-core/axe.min.js
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Every bench script, one after another, and docs/benchmarks.md regenerated from what they print;
+# BENCH_ARGS="--full" for the issues' full sizes, "--only face,stream" for some of them.
 bench: install-dev
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 # 2,000 simulated trainees for 5 minutes at the default face-check rate, with the ground truth;
 # LOAD_ARGS="--find-max" searches for the largest N with p99 < 300 ms.
