@@ -86,23 +86,28 @@ def mirrored(name: str) -> bytes:
 
 def make_live_y4m(image_path, out_path, width: int = 320, height: int = 240,
                   seconds: int = 100, fps: int = 6, dark_every_s: int = 0):
-    """A fake camera that behaves like a live one: the scene drifts slowly (a few pixels a
-    second, never the same place twice in a test) and has light temporal noise, as a person in
-    front of a real sensor does. A still y4m loops one frame: two snapshots of it are the same
-    frame, which the server rightly flags (repeated_frame) or, byte-identical, refuses.
-    Several frames a second so two snapshots taken close together (under load) see different
-    frames. With dark_every_s, the scene goes dark for that many seconds out of every
-    2 x dark_every_s (the dark half first): preview hints come and go."""
+    """A fake camera that behaves like a live one: the scene pans and turns slowly (a few
+    pixels and 0.1 degree a second, never the same frame twice in a test) and has light
+    temporal noise, as a person in front of a real sensor does. A still y4m loops one frame:
+    two snapshots of it are the same frame, which the server rightly flags (repeated_frame)
+    or, byte-identical, refuses. Several frames a second so two snapshots taken close together
+    (under load) see different frames. With dark_every_s, the scene goes dark for that many
+    seconds out of every 2 x dark_every_s (the dark half first): preview hints come and go."""
     import subprocess
 
     import imageio_ffmpeg
 
     out = Path(out_path).resolve()
-    margin = 24
+    margin = 48
+    # Constant-speed pans (triangle waves) that never rest, and a slow turn (0.1 degree a
+    # second): the two sines used before came back to where they had been, so snapshots of two
+    # checks seconds apart were one frame to the server (repeated_frame).
+    pan = "'{half}+{half}*2/PI*asin(sin(2*PI*t/{period}+{phase}))'"
     vf = (f"scale={width + margin}:{height + margin}:force_original_aspect_ratio=decrease,"
           f"pad={width + margin}:{height + margin}:(ow-iw)/2:(oh-ih)/2,"
-          f"crop={width}:{height}:'{margin // 2}+{margin // 2}*sin(2*PI*t/37)'"
-          f":'{margin // 2}+{margin // 2}*sin(2*PI*t/23)',noise=alls=3:allf=t")
+          "rotate='0.00175*t':fillcolor=black,"
+          f"crop={width}:{height}:{pan.format(half=margin // 2, period=23, phase=0)}"
+          f":{pan.format(half=margin // 2, period=17, phase=0.75)},noise=alls=3:allf=t")
     if dark_every_s:
         vf += (f",eq=brightness=-0.45:enable='lt(mod(t,{2 * dark_every_s}),{dark_every_s})'")
     vf += ",format=yuv420p"
