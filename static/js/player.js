@@ -55,6 +55,7 @@
     video.addEventListener("loadedmetadata", function once() {
       video.removeEventListener("loadedmetadata", once);
       switching = false;
+      if (!at && !resumed) at = resumeAt;  // the session may have answered while this loaded
       lastPos = at;
       if (at > 0 && at < video.duration) video.currentTime = at;
       if (keepPlaying) video.play().catch(function () { /* needs a click */ });
@@ -236,7 +237,13 @@
     useRendition(select.value, playing());
   });
 
+  // The video loads while the session opens (one round trip less before the first frame on a
+  // slow link); the position to resume at is applied by whichever of the two finishes last.
+  if (sources.length) useRendition(pickRendition(), false);
   openSession().then(function () {
-    if (sources.length) useRendition(pickRendition(), false);
+    if (!resumed && resumeAt > 0 && !switching && video.readyState > 0 && video.currentTime < 1) {
+      lastPos = resumeAt;
+      video.currentTime = resumeAt;
+    }
   });
 })();
