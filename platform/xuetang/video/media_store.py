@@ -13,6 +13,7 @@ nothing but the shapes above and checks that the result stays inside MEDIA_ROOT.
 
 from __future__ import annotations
 
+import errno
 import functools
 import re
 import secrets
@@ -27,6 +28,18 @@ _VERSION_RE = re.compile(r"v[0-9a-f]{16}")
 _NAME_RE = re.compile(
     r"lessons/[1-9][0-9]{0,17}/(?:source-[0-9a-f]{16}\.bin|v[0-9a-f]{16}/(?:360p\.mp4|240p\.mp4|poster\.jpg))"
 )
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether an OSError (or one in its chain) says the disk or the quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class UnsafePath(ValueError):

@@ -39,8 +39,10 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
+from xuetang.video.media_store import is_disk_full
 from xuetang.video.probe import (
     INPUT_OPTIONS,
+    DiskFull,
     MediaInfo,
     NotAVideo,
     TranscodeError,
@@ -293,6 +295,19 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+DISK_FULL_MARGIN = 1024 * 1024  # bytes: less free than this after a failed output is a full disk
+
+
+def _disk_full(out_dir: Path, error: BaseException) -> bool:
+    if is_disk_full(error) or "No space left on device" in str(error):
+        return True
+    try:
+        stat = os.statvfs(out_dir)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < DISK_FULL_MARGIN
+
+
 def transcode(
     src: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -349,6 +364,12 @@ def transcode(
             os.replace(job.temp, job.final)
         _fsync_dir(out_dir)
         success = True
+    except (TranscodeError, OSError) as exc:
+        # ffmpeg on a full disk may exit 0 with a truncated file, or fail with any message:
+        # judge by the disk (the temp outputs are still there), not by what ffmpeg said.
+        if not isinstance(exc, TranscodeTimeout) and _disk_full(out_dir, exc):
+            raise DiskFull(getattr(exc, "stderr_tail", "")) from exc
+        raise
     finally:
         if not success:
             for job in jobs:
