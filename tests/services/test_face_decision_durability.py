@@ -3,18 +3,22 @@
 A child process decides a snapshot on the test database and SIGKILLs itself inside the
 transaction that records the decision. Afterwards the check is undecided and unclaimed, so the
 player's snapshot, sent again, is decided (a half-decided check, claimed but with no decision,
-would refuse every new snapshot as "already submitted" and never time out)."""
+would refuse every new snapshot as "already submitted" and never time out). The image stored
+before the kill, which no row names, is removed by the daily purge."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.support.faces import enrol, live, wang
 from tests.support.paths import ROOT
+from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import FaceCheck
-from xuetang.services import face_checks
+from xuetang.services import face_checks, faces
 
 DECIDER = textwrap.dedent('''
     import os, signal, sys
@@ -63,7 +67,22 @@ def test_kill_9_inside_a_face_decision_leaves_the_check_open(app, db, tmp_path):
     database.connect(reuse_if_open=True)
     row = FaceCheck.get_by_id(check.id)
     assert row.decision is None and row.used_at is None and row.snapshot_name is None
+    orphans = snapshots(app)  # stored before the kill; no row names it
+    assert len(orphans) == 1
     with app.test_request_context():
         decision = face_checks.decide(check.nonce, person, live("a", turn=1))
     assert decision.check.decision == "pass"
     assert FaceCheck.get_by_id(check.id).decision == "pass"
+
+    # The daily purge removes the orphan (past a grace hour) and keeps the decided snapshot.
+    with app.test_request_context():
+        assert faces.purge_snapshots(now=utcnow() + dt.timedelta(hours=2)) == 1
+    assert snapshots(app) == [faces_path(app, decision.check.snapshot_name)]
+
+
+def snapshots(app) -> list[Path]:
+    return sorted((Path(app.config["MEDIA_ROOT"]) / faces.FACES_DIR).rglob("chk-*"))
+
+
+def faces_path(app, name: str) -> Path:
+    return Path(app.config["MEDIA_ROOT"]) / name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import re
 import secrets
 import shutil
@@ -31,15 +32,24 @@ _NAME_RE = re.compile(
 
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_MARGIN = 1024 * 1024  # bytes
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Whether an OSError (or one in its chain) says the disk or the quota is full."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+def is_disk_full(error: BaseException, path: Path | None = None) -> bool:
+    """Whether an error (or one in its chain) says the disk or quota is full, or (given a path)
+    whether less than DISK_FULL_MARGIN is free there now, whatever the error said."""
+    cause = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
             return True
-        error = error.__cause__ or error.__context__
-    return False
+        cause = cause.__cause__ or cause.__context__
+    if "No space left on device" in str(error):
+        return True
+    try:
+        stat = os.statvfs(path) if path is not None else None
+    except OSError:
+        return False
+    return stat is not None and stat.f_bavail * stat.f_frsize < DISK_FULL_MARGIN
 
 
 class UnsafePath(ValueError):

@@ -295,19 +295,6 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-DISK_FULL_MARGIN = 1024 * 1024  # bytes: less free than this after a failed output is a full disk
-
-
-def _disk_full(out_dir: Path, error: BaseException) -> bool:
-    if is_disk_full(error) or "No space left on device" in str(error):
-        return True
-    try:
-        stat = os.statvfs(out_dir)
-    except OSError:
-        return False
-    return stat.f_bavail * stat.f_frsize < DISK_FULL_MARGIN
-
-
 def transcode(
     src: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -365,9 +352,9 @@ def transcode(
         _fsync_dir(out_dir)
         success = True
     except (TranscodeError, OSError) as exc:
-        # ffmpeg on a full disk may exit 0 with a truncated file, or fail with any message:
-        # judge by the disk (the temp outputs are still there), not by what ffmpeg said.
-        if not isinstance(exc, TranscodeTimeout) and _disk_full(out_dir, exc):
+        # ffmpeg on a full disk may exit 0 with a truncated output: judge by the free space too
+        # (the temp outputs are still there).
+        if not isinstance(exc, TranscodeTimeout) and is_disk_full(exc, out_dir):
             raise DiskFull(getattr(exc, "stderr_tail", "")) from exc
         raise
     finally:
