@@ -485,7 +485,7 @@ def face(site: Site, outcome: Outcome, viewers: int = 8, max_rounds: int = 7) ->
 
 
 def kill_during(site: Site, outcome: Outcome, prepare, send, count, before: int, rows: int,
-                first_delay: float = 0.25) -> None:
+                first_delay: float = 0.25, what: str = "rows") -> None:
     """send() in a thread, SIGKILL every worker after a growing delay, until one send finishes;
     after each kill count() must be `before` (nothing) or `before + rows` (everything)."""
     delay, outcomes = first_delay, []
@@ -517,7 +517,7 @@ def kill_during(site: Site, outcome: Outcome, prepare, send, count, before: int,
             break
         delay *= 1.5
         expect(delay < 120, "the apply never finished")
-    outcome.details.append(f"{rows} rows; kill after " + ", ".join(outcomes))
+    outcome.details.append(f"{what}; kill after " + ", ".join(outcomes))
 
 
 def filing(site: Site, outcome: Outcome, people: int = 250, activities: int = 12) -> None:
@@ -552,7 +552,7 @@ def filing(site: Site, outcome: Outcome, people: int = 250, activities: int = 12
         return 303 if status == 200 else status  # urllib follows the 303 to the filing's page
 
     kill_during(site, outcome, lambda: city.page_token(f"/filings/{filing_id}"), send, count,
-                before, len(rows))
+                before, len(rows), what=f"{len(rows)} filed rows")
     with site.db():
         expect(Filing.get_by_id(filing_id).status == "approved", "the filing is not approved")
     again = city.request(f"/filings/{filing_id}/approve", data={"csrf_token": city.csrf})[0]
@@ -602,7 +602,7 @@ def roster(site: Site, outcome: Outcome, rows: int = 6000, first_delay: float = 
         return 303 if status == 200 else status
 
     kill_during(site, outcome, lambda: admin.page_token(f"/staff/{org.id}/import"), send, count,
-                before, 2 * rows, first_delay)
+                before, 2 * rows, first_delay, what=f"{rows} people and their accounts")
     site.stop()
 
 
