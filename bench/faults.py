@@ -711,7 +711,7 @@ QUICK = {  # --quick: small sizes for tests/test_faults.py (a few kills each)
     "heartbeats": {"viewers": 10, "rounds": 8, "kill_rounds": (3, 6), "require_interrupted": False},
     "face": {"viewers": 4, "max_rounds": 3},
     "filing": {"people": 100, "activities": 5},
-    "roster": {"rows": 1500, "first_delay": 0.1},
+    "roster": {"rows": 1500, "first_delay": 0.05},
     "transcode": {},
 }
 
