@@ -202,6 +202,9 @@ def start_upload(lesson: Lesson, size: int, filename: str) -> chunks.Progress:
     try:
         token = chunks.start(staging, size, max_bytes, current_app.config["UPLOAD_CHUNK_BYTES"],
                              filename)
+    except chunks.DiskFull as exc:
+        Lesson.update(upload_token=None).where(Lesson.id == lesson.id).execute()
+        raise CourseError(507, exc.message) from exc
     except chunks.UploadError as exc:
         raise CourseError(413 if size > max_bytes else 400, exc.message) from exc
     Lesson.update(upload_token=token).where(Lesson.id == lesson.id).execute()
@@ -220,6 +223,9 @@ def receive_chunk(token: str, index: int, data: bytes, sha256: str) -> chunks.Pr
     """Store one chunk, in order; a chunk sent again with the same checksum is acknowledged."""
     try:
         return chunks.receive(_staging(), token, index, data, sha256)
+    except chunks.DiskFull as exc:  # the upload was removed: the lesson no longer has one
+        Lesson.update(upload_token=None).where(Lesson.upload_token == token).execute()
+        raise CourseError(507, exc.message) from exc
     except chunks.UploadError as exc:
         raise CourseError(409, exc.message) from exc
 

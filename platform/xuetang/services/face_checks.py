@@ -338,13 +338,6 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
     except ImageRejected as err:
         raise faces.rejected(err) from err
 
-    # Claim the nonce: exactly one request wins, even when two arrive together.
-    undecided = FaceCheck.decision.is_null()
-    undecided = undecided | (FaceCheck.decision == "timeout") if late else undecided
-    if not (FaceCheck.update(used_at=now)
-            .where((FaceCheck.id == check.id) & FaceCheck.used_at.is_null() & undecided).execute()):
-        raise FaceError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
-
     digest, check.frame = faces.sha256(data), likeness.frame_signature(data)
     threshold = face_settings.current()
     refs = faces.references_of(person)
@@ -361,7 +354,7 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
     name = faces.store(person.id, "chk", data)
     retry = None
     try:
-        retry = _record_decision(check, person, now, verdict, problems, threshold, result,
+        retry = _record_decision(check, person, now, late, verdict, problems, threshold, result,
                                  digest, name, bool(refs))
     except Exception:
         faces.unlink(name)  # no row points at it
@@ -370,11 +363,18 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
     return Decision(check, retry, problems)
 
 
-def _record_decision(check, person, now, verdict, problems, threshold, result, digest, name,
-                     enrolled) -> FaceCheck | None:
-    """Write a decided check (and a retry nonce when it did not pass) in one transaction."""
+def _record_decision(check, person, now, late, verdict, problems, threshold, result, digest,
+                     name, enrolled) -> FaceCheck | None:
+    """Claim the nonce and write the decided check (and a retry nonce if it did not pass) in one
+    transaction: killed midway, the check stays unclaimed and the snapshot sent again counts."""
     retry, decision = None, verdict.decision
     with database.atomic():
+        # Exactly one request wins, even when two arrive together: the second waits, then misses.
+        undecided = FaceCheck.decision.is_null()
+        undecided = undecided | (FaceCheck.decision == "timeout") if late else undecided
+        claim = FaceCheck.id == check.id
+        if not FaceCheck.update(used_at=now).where(claim & FaceCheck.used_at.is_null() & undecided).execute():
+            raise FaceError("used_nonce", "该核验已经提交过，请重新发起核验。", 409)
         check.used_at = now
         check.decided_at = now
         check.decision = decision

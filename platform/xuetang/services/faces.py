@@ -373,4 +373,25 @@ def purge_snapshots(now: dt.datetime | None = None, retention_days: int | None =
                           signature=None, frame=None)
          .where(FaceCheck.id == check.id).execute())
         count += 1
-    return count
+    return count + _sweep_orphan_snapshots(now - ORPHAN_GRACE)
+
+
+ORPHAN_GRACE = dt.timedelta(hours=1)  # far longer than any decision in flight takes
+
+
+def _sweep_orphan_snapshots(before: dt.datetime) -> int:
+    """Delete check snapshots (and half-written .part files) that no row names, written before
+    `before` (naive UTC): a process killed between storing the image and committing the decision
+    leaves one behind, the decision itself rolled back."""
+    folder = media_root() / FACES_DIR
+    cutoff = before.replace(tzinfo=dt.UTC).timestamp()
+    found = {f"{FACES_DIR}/{p.parent.name}/{p.stem}.jpg": p
+             for p in (folder.glob("*/chk-*") if folder.is_dir() else ())
+             if p.suffix in (".jpg", ".part") and p.stat().st_mtime < cutoff}
+    named = set()
+    if found:
+        named = {name for (name,) in FaceCheck.select(FaceCheck.snapshot_name)
+                 .where(FaceCheck.snapshot_name.in_(list(found))).tuples()}
+    for name in found.keys() - named:
+        found[name].unlink(missing_ok=True)
+    return len(found.keys() - named)

@@ -20,6 +20,9 @@ to chunks.sha256, both fsynced, and only then is the manifest replaced atomicall
 fsync, os.replace). If the process dies in between, the extra bytes past what the manifest says
 are cut off by the next receive, so a chunk is never counted twice or half.
 
+A full disk (ENOSPC, EDQUOT) while starting or receiving removes the upload's directory and
+raises DiskFull: its space is given back and no half-received file stays behind to resume from.
+
 The chunk checksums live in a sidecar file rather than in the JSON so that a 2 GB upload in
 small chunks costs O(1) work per chunk instead of rewriting a growing manifest each time.
 """
@@ -41,6 +44,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from xuetang.video.media_store import is_disk_full
+
 MANIFEST = "manifest.json"
 HASHES = "chunks.sha256"
 PART = "data.part"
@@ -59,6 +64,14 @@ class UploadError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class DiskFull(UploadError):
+    """The disk under staging_root is full: the upload was removed to give its space back."""
+
+    def __init__(self):
+        super().__init__("服务器存储空间不足，本次上传未能保存，已接收的部分已清理。"
+                         "请联系管理员释放空间后重新上传。")
 
 
 @dataclass(frozen=True)
@@ -208,19 +221,25 @@ def start(
         raise UploadError("分片过小：分片数量超过上限，请使用更大的分片。")
     token = secrets.token_hex(16)
     directory = Path(staging_root) / token
-    directory.mkdir(parents=True, mode=0o700)
-    (directory / PART).touch(mode=0o600)
-    (directory / HASHES).touch(mode=0o600)
-    session = UploadSession(
-        token=token,
-        total_size=total_size,
-        chunk_size=chunk_size,
-        received=0,
-        next_index=0,
-        filename=_clean_filename(filename),
-        created=time.time(),
-    )
-    _write_manifest(directory, session)
+    try:
+        directory.mkdir(parents=True, mode=0o700)
+        (directory / PART).touch(mode=0o600)
+        (directory / HASHES).touch(mode=0o600)
+        session = UploadSession(
+            token=token,
+            total_size=total_size,
+            chunk_size=chunk_size,
+            received=0,
+            next_index=0,
+            filename=_clean_filename(filename),
+            created=time.time(),
+        )
+        _write_manifest(directory, session)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        shutil.rmtree(directory, ignore_errors=True)
+        raise DiskFull() from exc
     return token
 
 
@@ -293,10 +312,18 @@ def receive(
             raise UploadError("分片超出声明的文件大小。")
         if len(data) != expected:
             raise UploadError(f"分片 {index} 大小错误：应为 {expected} 字节，收到 {len(data)} 字节。")
-        _append(directory / PART, session.received, data)
-        _append(directory / HASHES, index * HASH_LINE, (digest + "\n").encode("ascii"))
-        session = replace(session, received=session.received + len(data), next_index=index + 1)
-        _write_manifest(directory, session)
+        try:
+            _append(directory / PART, session.received, data)
+            _append(directory / HASHES, index * HASH_LINE, (digest + "\n").encode("ascii"))
+            session = replace(session, received=session.received + len(data), next_index=index + 1)
+            _write_manifest(directory, session)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            # A full disk stays full for a while: give the space back rather than keep a
+            # half-received upload that cannot finish; the uploader starts again later.
+            shutil.rmtree(directory, ignore_errors=True)
+            raise DiskFull() from exc
         return _progress(session)
 
 

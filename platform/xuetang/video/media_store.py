@@ -13,7 +13,9 @@ nothing but the shapes above and checks that the result stays inside MEDIA_ROOT.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
 import secrets
 import shutil
@@ -27,6 +29,27 @@ _VERSION_RE = re.compile(r"v[0-9a-f]{16}")
 _NAME_RE = re.compile(
     r"lessons/[1-9][0-9]{0,17}/(?:source-[0-9a-f]{16}\.bin|v[0-9a-f]{16}/(?:360p\.mp4|240p\.mp4|poster\.jpg))"
 )
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_MARGIN = 1024 * 1024  # bytes
+
+
+def is_disk_full(error: BaseException, path: Path | None = None) -> bool:
+    """Whether an error (or one in its chain) says the disk or quota is full, or (given a path)
+    whether less than DISK_FULL_MARGIN is free there now, whatever the error said."""
+    cause = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    if "No space left on device" in str(error):
+        return True
+    try:
+        stat = os.statvfs(path) if path is not None else None
+    except OSError:
+        return False
+    return stat is not None and stat.f_bavail * stat.f_frsize < DISK_FULL_MARGIN
 
 
 class UnsafePath(ValueError):

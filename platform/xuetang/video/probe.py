@@ -66,6 +66,14 @@ class TranscodeError(VideoError):
         return f"{self.message}\n{self.stderr_tail}" if self.stderr_tail else self.message
 
 
+class DiskFull(TranscodeError):
+    """The disk under the output folder filled up while transcoding (the outputs were removed)."""
+
+    def __init__(self, stderr_tail: str = ""):
+        super().__init__("服务器存储空间不足，转码未完成，未完成的文件已清理。"
+                         "请联系管理员释放空间后点击“重试转码”。", stderr_tail)
+
+
 def ffmpeg_binary(configured: str | None = None) -> str:
     """The configured FFMPEG_BINARY if set, else `ffmpeg` on PATH, else imageio-ffmpeg's bundled one."""
     if configured:

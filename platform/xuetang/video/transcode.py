@@ -39,8 +39,10 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
+from xuetang.video.media_store import is_disk_full
 from xuetang.video.probe import (
     INPUT_OPTIONS,
+    DiskFull,
     MediaInfo,
     NotAVideo,
     TranscodeError,
@@ -349,6 +351,12 @@ def transcode(
             os.replace(job.temp, job.final)
         _fsync_dir(out_dir)
         success = True
+    except (TranscodeError, OSError) as exc:
+        # ffmpeg on a full disk may exit 0 with a truncated output: judge by the free space too
+        # (the temp outputs are still there).
+        if not isinstance(exc, TranscodeTimeout) and is_disk_full(exc, out_dir):
+            raise DiskFull(getattr(exc, "stderr_tail", "")) from exc
+        raise
     finally:
         if not success:
             for job in jobs:
