@@ -49,6 +49,8 @@ SCRIPTS = [
     ("report", "the city completion report vs the raw GROUP BY; the city export's memory",
      ["--people", "50000", "--lines", "1250000", "--repeat", "3"],
      ["--people", "200000", "--lines", "5000000", "--repeat", "5"]),
+    ("faults", "kill -9 of app and job workers mid-request: nothing lost, doubled or half-written",
+     ["--quick"], []),
     ("load", "simulated trainees against `make run`, with the ground-truth check",
      ["--viewers", "200", "--minutes", "2"], ["--viewers", "2000", "--minutes", "5",
                                               "--check-interval", "0"]),
