@@ -1,10 +1,11 @@
 """axe-core over the main page of every area, as every role, at 375 and 1280 px: no critical and
 no serious violation (issue 16).
 
-The pages are the ones a person of that role reaches: the sign-in page, then for each demo account
-its home page and every page its menu links to, plus the pages one click further that the issue
-names (a course of the plaza, the player, a managed course, an employer's roster). One browser,
-one context per account; axe-core comes from npm (`.ci/run` installs it into node_modules/).
+The pages are the ones a person of that role reaches: the sign-in page and the public home, then
+for each demo account its home page and every page its menu links to, plus the pages one click
+further that the issue names (a course of the plaza, the player, a managed course, an employer's
+roster). One browser, one context per account; axe-core comes from npm (`.ci/run` installs it
+into node_modules/).
 """
 
 import json
@@ -96,9 +97,10 @@ def test_every_area_as_every_role_has_no_serious_axe_violation(app, live_server,
     context = browser.new_context(locale="zh-CN", bypass_csp=True)  # axe is injected inline
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/auth/signin")
-    found += violations(page, source)
-    checked.append("/auth/signin")
+    for url in ("/auth/signin", "/"):  # a visitor's pages: sign-in and the public home
+        page.goto(live_server.url + url)
+        found += violations(page, source)
+        checked.append(url)
     context.close()
     for role, identifier in ACCOUNTS.items():
         context = browser.new_context(locale="zh-CN", bypass_csp=True)

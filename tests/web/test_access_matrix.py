@@ -30,7 +30,7 @@ MATRIX = [
     ("GET", "/auth/signin", None),
     ("POST", "/auth/signout", None),
     ("GET", "/auth/password", EVERYONE),
-    ("GET", "/", EVERYONE),
+    ("GET", "/", None),  # the public home for a visitor, each role's home when signed in
     ("GET", "/study/year", {"trainee"}),
     ("GET", "/study/year/2021", {"trainee"}),
     ("GET", "/study/lesson/1", {"trainee"}),
@@ -113,6 +113,7 @@ MATRIX = [
     ("GET", "/reports/subsidy.xlsx", {"city_admin"}),
     ("GET", "/certificates/2021", {"trainee"}),
     ("POST", "/certificates/2021", {"trainee"}),
+    ("GET", "/verify?code=ABCD-EFGH-JKMN-PQRS", None),
     ("GET", "/verify/ABCDEFGHJKMNPQRS", None),
     ("GET", "/notices/", None),
     ("GET", "/notices/999999", None),
