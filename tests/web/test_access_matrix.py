@@ -109,6 +109,8 @@ MATRIX = [
     ("GET", "/reports/2021/series.xlsx?employer={employer}", STAFF_READERS),
     ("GET", "/reports/2021/employers/{employer}", STAFF_READERS),
     ("GET", "/reports/2021/people.xlsx?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/exports/999999", STAFF_READERS),  # the owner's only: anyone else's is 404
+    ("GET", "/reports/exports/999999/file", STAFF_READERS),
     ("GET", "/reports/subsidy", {"city_admin"}),
     ("GET", "/reports/subsidy.xlsx", {"city_admin"}),
     ("GET", "/certificates/2021", {"trainee"}),
