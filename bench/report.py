@@ -193,11 +193,14 @@ def export_child(url: str) -> None:
         seen, stop = [], threading.Event()
         started = time.perf_counter()
 
+        rss = [current_rss_mb()]
+
         def poll():
             with app.app_context():
                 database.connect(reuse_if_open=True)
                 last = None
                 while not stop.wait(0.2):
+                    rss.append(current_rss_mb())
                     row = Export.get_by_id(export.id)
                     if row.rows_written != last:
                         last = row.rows_written
@@ -217,9 +220,16 @@ def export_child(url: str) -> None:
     gaps = [b - a for a, b in zip(moments, moments[1:], strict=False)]
     print(json.dumps({"outcome": outcome, "seconds": total, "rows": done.rows_written,
                       "bytes": size, "peak_mb": peak / 1024, "before_mb": base / 1024,
+                      "rss_start_mb": rss[0], "rss_max_mb": max(rss),
                       "updates": len(moments), "first_update_s": moments[0] if moments else None,
                       "median_gap_s": statistics.median(gaps) if gaps else None,
                       "max_gap_s": max(gaps) if gaps else None}))
+
+
+def current_rss_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**2
 
 
 def completion_count() -> int:
@@ -248,7 +258,9 @@ def run(label: str, url: str, args) -> None:
 
     print(f"  city person export (background job): {export['outcome']}, {export['rows']} rows in "
           f"{export['seconds']:.1f} s, {export['bytes'] / 1e6:.1f} MB; peak RSS "
-          f"{export['peak_mb']:.0f} MB (app loaded: {export['before_mb']:.0f} MB; goal < 300 MB); "
+          f"{export['peak_mb']:.0f} MB (app loaded: {export['before_mb']:.0f} MB; goal < 300 MB), "
+          f"RSS sampled every 0.2 s during the job {export['rss_start_mb']:.0f} -> at most "
+          f"{export['rss_max_mb']:.0f} MB; "
           f"progress seen {export['updates']} times, first after {secs(export['first_update_s'])}, "
           f"then every {secs(export['median_gap_s'])} (median; max {secs(export['max_gap_s'])}; "
           f"the page polls every 2 s); load average {os.getloadavg()[0]:.1f}", flush=True)
