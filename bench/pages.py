@@ -197,7 +197,8 @@ def main():
         base = f"http://127.0.0.1:{port}"
         (pub_course, pub_lesson), (_, pro_lesson) = (data["lessons"]["public"],
                                                       data["lessons"]["professional"])
-        pages = [("sign-in", None, "/auth/signin"), ("plaza", trainee, "/plaza/"),
+        pages = [("sign-in", None, "/auth/signin"), ("public home", None, "/"),
+                 ("plaza", trainee, "/plaza/"),
                  ("course", trainee, f"/plaza/courses/{pub_course}"),
                  ("player, public", trainee, f"/study/lesson/{pub_lesson}"),
                  ("player, professional", trainee, f"/study/lesson/{pro_lesson}")]

@@ -28,6 +28,12 @@ ENV_SETTINGS = {
     "VERIFY_RATE_LIMIT": ("30 per minute", str),
     "NOTICE_ATTACHMENT_MAX_BYTES": (10 * 1024**2, int),  # a notice's PDF/DOCX/XLSX attachment
     "NOTICE_UPLOAD_RATE_LIMIT": ("30 per hour", str),  # per account
+    # A person-by-person export of more registered people than this runs as a background job
+    # with a progress page (services/exports.py); its file is kept this many hours; a job that
+    # reports no progress for EXPORT_STALE_S is shown as interrupted.
+    "EXPORT_BACKGROUND_ROWS": (20_000, int),
+    "EXPORT_KEEP_HOURS": (24, int),
+    "EXPORT_STALE_S": (900, int),
     "FFMPEG_BINARY": (None, str),
     "MAX_UPLOAD_BYTES": (2 * 1024**3, int),
     # A lecture longer or larger than this is refused at upload (renditions are 360p at most).

@@ -10,6 +10,7 @@ from tests.support.browser import sign_in
 from xuetang.db import database
 from xuetang.models import StudyYear
 from xuetang.seed import demo_city
+from xuetang.services import exports
 
 pytestmark = pytest.mark.browser
 
@@ -49,3 +50,34 @@ def test_employer_admin_opens_the_report_drills_into_staff_and_exports(
         book.close()
     assert rows[0][0] == "姓名" and len(rows) == not_met + 1
     assert {row[8] for row in rows[1:]} <= {"学习中", "未开始"}
+
+
+def test_a_large_export_shows_its_progress_then_its_download(app, live_server, browser_page,
+                                                             tmp_path, monkeypatch):
+    """The city's person list on the background path: the page polls its fragment (htmx, every
+    2 s) and the download link appears once the job has run."""
+    with app.app_context(), database.connection_context():
+        demo_city.load(dt.date(2021, 10, 1), people=60, employers=4, seed=5)
+    app.config["EXPORT_BACKGROUND_ROWS"] = 0
+    queued = []
+    monkeypatch.setattr(app.extensions["jobs"], "export", queued.append)  # run below, as a worker
+    page = browser_page
+    sign_in(page, live_server, "city")
+    page.goto(f"{live_server.url}/reports/2021/")
+    page.click("text=导出全市人员明细（XLSX）")
+    page.wait_for_selector("#export-progress")
+    assert "排队等待中" in page.inner_text("#export-progress")
+    with app.app_context(), database.connection_context():
+        assert exports.run(queued[0]) == "done"
+    page.wait_for_selector("#export-download", timeout=30000)  # brought by the fragment's poll
+    assert page.locator("h1").count() == 1
+    with page.expect_download() as download:
+        page.click("#export-download")
+    saved = tmp_path / "people.xlsx"
+    download.value.save_as(saved)
+    book = load_workbook(saved, read_only=True)
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+    assert rows[0][0] == "姓名" and len(rows) > 60

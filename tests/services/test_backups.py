@@ -88,6 +88,8 @@ def test_a_backup_taken_during_heartbeats_restores_every_acknowledged_line(
     (media / "lessons" / "1" / "v0123456789abcdef" / "240p.mp4").write_bytes(b"rendition")
     (media / "uploads" / "tok").mkdir(parents=True)
     (media / "uploads" / "tok" / "chunk").write_bytes(b"in progress")
+    (media / "exports").mkdir()
+    (media / "exports" / ("a" * 32 + ".xlsx")).write_bytes(b"an export")
 
     errors, stop = [], threading.Event()
 
@@ -114,7 +116,8 @@ def test_a_backup_taken_during_heartbeats_restores_every_acknowledged_line(
 
     manifest = json.loads((path / "manifest.json").read_text())
     assert "media/lessons/1/v0123456789abcdef/240p.mp4" in manifest["files"]
-    assert not any(name.startswith("media/uploads") for name in manifest["files"])
+    assert not any(name.startswith(("media/uploads", "media/exports"))
+                   for name in manifest["files"])
     assert path.stat().st_mode & 0o077 == 0  # face images inside: owner only
 
     fresh = sqlite_app_at(tmp_path / "fresh")

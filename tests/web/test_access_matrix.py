@@ -30,7 +30,7 @@ MATRIX = [
     ("GET", "/auth/signin", None),
     ("POST", "/auth/signout", None),
     ("GET", "/auth/password", EVERYONE),
-    ("GET", "/", EVERYONE),
+    ("GET", "/", None),  # the public home for a visitor, each role's home when signed in
     ("GET", "/study/year", {"trainee"}),
     ("GET", "/study/year/2021", {"trainee"}),
     ("GET", "/study/lesson/1", {"trainee"}),
@@ -109,10 +109,13 @@ MATRIX = [
     ("GET", "/reports/2021/series.xlsx?employer={employer}", STAFF_READERS),
     ("GET", "/reports/2021/employers/{employer}", STAFF_READERS),
     ("GET", "/reports/2021/people.xlsx?employer={employer}", STAFF_READERS),
+    ("GET", "/reports/exports/999999", STAFF_READERS),  # the owner's only: anyone else's is 404
+    ("GET", "/reports/exports/999999/file", STAFF_READERS),
     ("GET", "/reports/subsidy", {"city_admin"}),
     ("GET", "/reports/subsidy.xlsx", {"city_admin"}),
     ("GET", "/certificates/2021", {"trainee"}),
     ("POST", "/certificates/2021", {"trainee"}),
+    ("GET", "/verify?code=ABCD-EFGH-JKMN-PQRS", None),
     ("GET", "/verify/ABCDEFGHJKMNPQRS", None),
     ("GET", "/notices/", None),
     ("GET", "/notices/999999", None),

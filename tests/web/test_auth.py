@@ -30,7 +30,7 @@ def test_wrong_password_is_refused_with_one_message(auth, client):
     response = auth.login("city", "wrong-password-1")
     assert response.status_code == 401
     assert "身份证号/用户名或密码错误" in response.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/auth/password").status_code == 302
 
 
 def test_unknown_account_gets_the_same_message(auth):
@@ -90,8 +90,8 @@ def test_password_change_signs_out_other_sessions(app, auth, client):
 
     client.post("/auth/password", data={"current": DEMO_PASSWORD, "new": "Another-pass9",
                                         "repeat": "Another-pass9", "csrf_token": token})
-    assert client.get("/").status_code == 200
-    assert other.get("/").status_code == 302
+    assert client.get("/auth/password").status_code == 200
+    assert other.get("/auth/password").status_code == 302
 
 
 def _limited(tmp_path, **overrides):

@@ -51,7 +51,7 @@ def test_guesses_from_many_addresses_lock_the_account_even_for_the_right_passwor
     assert codes == [401] * 5
     status, message = guess(client, password=DEMO_PASSWORD, address="10.0.0.9")
     assert (status, message) == (429, "登录失败次数过多")
-    assert client.get("/").status_code == 302  # not signed in
+    assert client.get("/auth/password").status_code == 302  # not signed in
     clock.advance(31)
     assert guess(client, password=DEMO_PASSWORD)[0] == 303
 
@@ -96,11 +96,11 @@ def test_a_copied_cookie_stops_working_after_sign_out(app, client):
     copied = client.get_cookie("session").value
     thief = app.test_client()
     thief.set_cookie("session", copied)
-    assert thief.get("/").status_code == 200  # the copy works while the session is open
+    assert thief.get("/auth/password").status_code == 200  # the copy works while the session is open
     token = csrf_from(client.get("/").get_data(as_text=True))
     assert client.post("/auth/signout", data={"csrf_token": token}).status_code == 303
-    assert thief.get("/").status_code == 302  # revoked on the server, not only in the browser
-    assert client.get("/").status_code == 302
+    assert thief.get("/auth/password").status_code == 302  # revoked on the server, not only in the browser
+    assert client.get("/auth/password").status_code == 302
 
 
 def test_signing_out_one_browser_keeps_the_other(app, client):
@@ -109,7 +109,7 @@ def test_signing_out_one_browser_keeps_the_other(app, client):
     sign_in(other)
     token = csrf_from(client.get("/").get_data(as_text=True))
     client.post("/auth/signout", data={"csrf_token": token})
-    assert other.get("/").status_code == 200
+    assert other.get("/auth/password").status_code == 200
 
 
 def test_csrf_token_is_rotated_at_sign_in(client):
@@ -119,7 +119,7 @@ def test_csrf_token_is_rotated_at_sign_in(client):
     assert before != after
     # A token planted before sign-in (e.g. by someone who shared the browser) is worthless now.
     assert client.post("/auth/signout", data={"csrf_token": before}).status_code == 400
-    assert client.get("/").status_code == 200
+    assert client.get("/auth/password").status_code == 200
 
 
 def test_password_change_keeps_this_browser_signed_in(client):
@@ -128,4 +128,4 @@ def test_password_change_keeps_this_browser_signed_in(client):
     response = client.post("/auth/password", data={
         "current": DEMO_PASSWORD, "new": "Another-pass9", "repeat": "Another-pass9",
         "csrf_token": token})
-    assert response.status_code == 303 and client.get("/").status_code == 200
+    assert response.status_code == 303 and client.get("/auth/password").status_code == 200

@@ -1,4 +1,5 @@
-"""Background jobs (huey): transcoding uploaded lectures, the daily face-snapshot purge.
+"""Background jobs (huey): transcoding uploaded lectures, the daily face-snapshot purge, large
+report exports.
 
 The app factory calls `init_app(app)`: it builds the queue from the app's settings, registers the
 tasks on it and keeps both in `app.extensions["jobs"]`. Web code enqueues through
@@ -14,7 +15,7 @@ from flask import current_app
 from huey import Huey
 from huey.api import TaskWrapper
 
-from xuetang.jobs import purge, transcode
+from xuetang.jobs import exports, purge, transcode
 from xuetang.jobs.queue import make_huey
 
 
@@ -25,12 +26,14 @@ class Jobs:
     huey: Huey
     transcode: TaskWrapper
     purge: TaskWrapper
+    export: TaskWrapper
 
 
 def init_app(app) -> Jobs:
     """Build the queue for this app's settings and register its tasks (again after a change)."""
     huey = make_huey(app.config)
-    jobs = Jobs(huey=huey, transcode=transcode.register(huey, app), purge=purge.register(huey, app))
+    jobs = Jobs(huey=huey, transcode=transcode.register(huey, app), purge=purge.register(huey, app),
+                export=exports.register(huey, app))
     app.extensions["jobs"] = jobs
     return jobs
 

@@ -3,6 +3,7 @@
 from xuetang.models.audit import AUDIT_MODELS, AuditEvent
 from xuetang.models.certificates import CERTIFICATE_MODELS, Certificate
 from xuetang.models.courses import Course, CourseSeries, Lesson, Rendition
+from xuetang.models.exports import EXPORT_MODELS, Export
 from xuetang.models.faces import (
     FaceCheck,
     FaceConsent,
@@ -56,7 +57,7 @@ FOUNDATION_MODELS = [
 COURSE_MODELS = [Course, CourseSeries, Lesson, Rendition]
 FACE_MODELS = [FaceConsent, FaceReference, FaceCheck, FaceReview, ReferenceChange, FaceThreshold]
 ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + SIGNIN_MODELS
-              + FILING_MODELS + CERTIFICATE_MODELS + NOTICE_MODELS + AUDIT_MODELS)
+              + FILING_MODELS + CERTIFICATE_MODELS + NOTICE_MODELS + AUDIT_MODELS + EXPORT_MODELS)
 
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
@@ -70,5 +71,5 @@ __all__ = [
     "SignInThrottle",
     "FILING_MODELS", "Filing", "FilingCredit", "FilingEvent", "FilingPeriod", "FilingRow",
     "CERTIFICATE_MODELS", "Certificate", "NOTICE_MODELS", "Notice", "NoticeAttachment",
-    "OfficeSeries", "AUDIT_MODELS", "AuditEvent",
+    "OfficeSeries", "AUDIT_MODELS", "AuditEvent", "EXPORT_MODELS", "Export",
 ]

@@ -32,7 +32,9 @@ from xuetang.db import database, is_sqlite
 DB_FILE = "xuetang.sqlite3"
 MANIFEST = "manifest.json"
 MEDIA = "media"
-SKIPPED_MEDIA_DIRS = {"uploads"}
+# Half-finished uploads; report exports (made again on demand, expire within a day, and full
+# ID numbers in an employer's own list should not outlive them in backups).
+SKIPPED_MEDIA_DIRS = {"uploads", "exports"}
 
 
 class BackupError(Exception):

@@ -196,8 +196,11 @@ def attachment_file(viewer, notice_id: int, attachment_id: int):
 
 
 def published(series_ids: list[int] | None = None, limit: int = 20) -> list[Notice]:
-    """The latest published notices (of some series), newest first."""
-    query = (Notice.select(Notice, Series).join(Series)
+    """The latest published notices (of some series), newest first, with series and office."""
+    query = (Notice.select(Notice, Series, Organization)
+             .join(Series)
+             .switch(Notice)
+             .join(Organization)
              .where(Notice.published == True))  # noqa: E712
     if series_ids is not None:
         if not series_ids:

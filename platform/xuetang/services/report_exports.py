@@ -6,7 +6,7 @@ city of 200,000 people is never held in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from xuetang.models import StudyYear
 from xuetang.rules.annual import to_decimal
@@ -42,14 +42,20 @@ def staff_xlsx(viewer: Viewer, study_year: StudyYear, scope: tuple[str, int] | N
                status_filter: str = "") -> Iterator[bytes]:
     """Every person in the scope (checked here) with the year's hours and status."""
     check_scope(viewer, scope)
+    return staff_sheet(staff_cells(study_year, scope, status_filter, may_see_ids(viewer, scope)))
+
+
+def staff_cells(study_year: StudyYear, scope: tuple[str, int] | None, status_filter: str,
+                full_ids: bool) -> Iterator[list]:
+    """The person rows of an already checked scope, as the cells of STAFF_HEADER."""
     units = completion.Units.of(study_year)
-    full_ids = may_see_ids(viewer, scope)
     sql, params = completion.person_rows_sql(study_year, scope, status_filter)
+    for values in completion.iterate(sql, params):
+        row = staff_row(values, units, full_ids)
+        yield [row.name, row.id_number, row.district, row.employer, row.series, row.public,
+               row.professional, row.total, row.status_label]
 
-    def rows():
-        for values in completion.iterate(sql, params):
-            row = staff_row(values, units, full_ids)
-            yield [row.name, row.id_number, row.district, row.employer, row.series, row.public,
-                   row.professional, row.total, row.status_label]
 
-    return stream_xlsx(STAFF_HEADER, rows(), title="人员完成情况", widths=STAFF_WIDTHS)
+def staff_sheet(cells: Iterable[list]) -> Iterator[bytes]:
+    """The person list's XLSX bytes (the direct download and the background job alike)."""
+    return stream_xlsx(STAFF_HEADER, cells, title="人员完成情况", widths=STAFF_WIDTHS)

@@ -68,10 +68,16 @@ def stream_xlsx(header: list[str], rows: Iterable[Iterable], title: str = "Sheet
         sheet._writer = WorksheetWriter(sheet, out=entry)
         sheet._writer.write_top()
         sheet.append([escape_cell(value) for value in header])
-        for count, row in enumerate(rows, start=1):
-            sheet.append([escape_cell(value) for value in row])
-            if count % FLUSH_ROWS == 0 and (chunk := sink.take()):
-                yield chunk
+        try:
+            for count, row in enumerate(rows, start=1):
+                sheet.append([escape_cell(value) for value in row])
+                if count % FLUSH_ROWS == 0 and (chunk := sink.take()):
+                    yield chunk
+        except BaseException:
+            # The rows failed, or the reader went away: end the sheet's XML writers while its
+            # zip entry is open (left to the garbage collector, they write into a closed file).
+            sheet.close()
+            raise
         sheet.close()
     _RestOfWorkbook(book, archive).save()
     yield sink.take()

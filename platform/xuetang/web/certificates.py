@@ -3,10 +3,11 @@ the public verification of a code at /verify/<code> (no sign-in; HTML or JSON; r
 
 import io
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from xuetang.extensions import limiter
+from xuetang.rules import certificates as codes
 from xuetang.rules.certificates import grouped
 from xuetang.services import certificates
 from xuetang.services.certificates import CertificateRefused
@@ -80,6 +81,16 @@ def _wants_json() -> bool:
     """An employer's script asking for JSON; a browser (text/html, */*) gets the page."""
     return request.accept_mimetypes.best_match(["text/html", "application/json"],
                                                default="text/html") == "application/json"
+
+
+@bp.route("/verify")
+def lookup():
+    """Public: the home page's small form (GET ?code=) goes on to /verify/<code>."""
+    raw = request.args.get("code", "")[:codes.MAX_INPUT * 2]
+    code = codes.normalize(raw) or "".join(c for c in raw if c.isalnum())[:codes.MAX_INPUT]
+    if not code:
+        return redirect(url_for("home.index"), code=303)
+    return redirect(url_for("certificates.verify", code=code), code=303)
 
 
 @bp.route("/verify/<code>")

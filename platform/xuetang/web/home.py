@@ -1,17 +1,21 @@
-"""The home page: one section per role the signed-in account holds."""
+"""The home page: for a visitor, the public home (published notices, sign-in, verification); for
+a signed-in account, one section per role it holds."""
 
 from flask import Blueprint
 from flask_login import current_user
 
+from xuetang.services import notices
 from xuetang.services.overview import home_page
 from xuetang.web import render
-from xuetang.web.access import signed_in
 
 bp = Blueprint("home", __name__)
 
+PUBLIC_NOTICES = 20  # the latest published notices on the public home; /notices/ has the rest
+
 
 @bp.route("/")
-@signed_in
 def index():
-    """Each role's home, in one page: trainee, employer, district, city, uploader, filers."""
+    """Public home for a visitor; each role's home, in one page, for a signed-in account."""
+    if not current_user.is_authenticated:
+        return render("home/public.html", notices=notices.published(limit=PUBLIC_NOTICES))
     return render("home/index.html", **home_page(current_user))

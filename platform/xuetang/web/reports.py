@@ -1,14 +1,15 @@
 """Completion statistics (应学尽学): city → district → employer → person, by series, and exports.
 
 Each level is a page whose table is a fragment; its rows drill down with htmx (the link works
-without it too). Every XLSX streams while it is written.
+without it too). Every XLSX streams while it is written, but a large person list, which is made
+in the background with a progress page (services/exports.py).
 """
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, request, send_file, stream_with_context
 from flask_login import current_user
 
 from xuetang.models import StudyYear
-from xuetang.services import report_exports, reports, subsidy
+from xuetang.services import exports, report_exports, reports, subsidy
 from xuetang.services.refusals import Refused
 from xuetang.services.xlsx_stream import XLSX_MIMETYPE
 from xuetang.web import MAX_PAGE, bounded, redirect_to, render
@@ -146,13 +147,48 @@ def series_xlsx(year: int):
 @bp.route("/<int:year>/people.xlsx")
 @roles_required(*REPORT_READERS)
 def people_xlsx(year: int):
-    """Person by person: the city (no argument), a district or an employer (?status= filters)."""
+    """Person by person: the city (no argument), a district or an employer (?status= filters).
+    A list of more than EXPORT_BACKGROUND_ROWS people is made in the background instead: this
+    answers with its progress page."""
+    status = request.args.get("status", "")
     try:
-        chunks = report_exports.staff_xlsx(current_user, reports.report_year(year), _scope_arg(),
-                                           request.args.get("status", ""))
+        study_year = reports.report_year(year)
+        queued = exports.start_if_large(current_user, study_year, _scope_arg(), status)
+        if queued is not None:
+            return redirect_to("reports.export", export_id=queued.id)
+        chunks = report_exports.staff_xlsx(current_user, study_year, _scope_arg(), status)
     except Refused as err:
         return _refused(err)
     return _xlsx(chunks, f"people-{year}.xlsx")
+
+
+@bp.route("/exports/<int:export_id>")
+@roles_required(*REPORT_READERS)
+def export(export_id: int):
+    """A background export's progress (its fragment polls itself every 2 s), then its link; only
+    for the account that asked (anyone else: 404)."""
+    try:
+        found = exports.owned(current_user, export_id)
+    except Refused as err:
+        return _refused(err)
+    response = render("reports/export.html", "reports/_export.html", **exports.state(found))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/exports/<int:export_id>/file")
+@roles_required(*REPORT_READERS)
+def export_file(export_id: int):
+    """The finished export's XLSX (its owner only)."""
+    try:
+        found = exports.owned(current_user, export_id)
+        path = exports.file_of(found)
+    except Refused as err:
+        return _refused(err)
+    response = send_file(path, mimetype=XLSX_MIMETYPE, as_attachment=True,
+                         download_name=f"people-{found.year}.xlsx", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/subsidy")
