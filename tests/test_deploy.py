@@ -14,7 +14,8 @@ def gunicorn_commands() -> list[list[str]]:
                 for line in makefile.splitlines() if "$(BIN)/gunicorn" in line]
     for script in sorted((REPO / "bench").glob("*.py")):  # the benches start two at once
         commands += [re.findall(r'"(--[a-z-]+)"', line)
-                     for line in script.read_text().splitlines() if '"--workers"' in line]
+                     for line in script.read_text().splitlines()
+                     if '"--workers"' in line and "huey" not in line]  # huey's --workers is its own
     return commands
 
 
