@@ -57,25 +57,36 @@ def init_app(app):
 
 
 @contextlib.contextmanager
-def locked():
-    """A transaction holding the write lock: SQLite BEGIN IMMEDIATE; PostgreSQL row locks follow
-    (`for_update`).
-
-    On SQLite, writers first queue on an flock(2) of a file beside the database: the kernel wakes
-    the next one the moment the lock is free, where SQLite's own busy handler would sleep in
-    growing steps (up to 100 ms) and time out under load. The kernel drops the lock of a killed
-    process."""
+def write_lock():
+    """The database's write lock for one statement that commits by itself (a heartbeat's
+    services.beats write): on SQLite the flock(2) queue that `locked` takes; on PostgreSQL
+    nothing (the statement's row locks do it)."""
     if not is_sqlite() or database.obj.database in ("", ":memory:"):
-        with database.atomic():
-            yield
+        yield
         return
     with open(database.obj.database + ".heartbeat-lock", "a+b") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            with database.atomic("IMMEDIATE"):
-                yield
+            yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked():
+    """A transaction holding the write lock: SQLite BEGIN IMMEDIATE; PostgreSQL row locks follow
+    (`for_update`).
+
+    On SQLite, writers first queue on an flock(2) of a file beside the database (`write_lock`):
+    the kernel wakes the next one the moment the lock is free, where SQLite's own busy handler
+    would sleep in growing steps (up to 100 ms) and time out under load. The kernel drops the
+    lock of a killed process."""
+    if not is_sqlite() or database.obj.database in ("", ":memory:"):
+        with database.atomic():
+            yield
+        return
+    with write_lock(), database.atomic("IMMEDIATE"):
+        yield
 
 
 def for_update(query, of=None):

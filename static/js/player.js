@@ -15,7 +15,7 @@
 
   var lessonId = Number(root.dataset.lesson);
   var sources = JSON.parse(root.dataset.sources || "[]");
-  var intervalMs = Math.max(1, Number(root.dataset.interval) || 15) * 1000;
+  var intervalMs = Math.max(1, Number(root.dataset.interval) || 30) * 1000;
   var csrf = "";
   try { csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { /* none */ }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from tests.conftest import csrf_from
@@ -15,9 +16,11 @@ from xuetang.models import (
     Lesson,
     Organization,
     Person,
+    PlaySession,
     Rendition,
     Series,
     StudyCredit,
+    WatchStretch,
 )
 
 MIN = 60_000
@@ -41,6 +44,18 @@ def make_lesson(*, category="public", series=(), duration_s=600, declared=Decima
                              size_bytes=1000, width=height * 4 // 3, height=height,
                              bitrate_kbps=180 if height <= 240 else 400)
         return lesson.id
+
+
+def played_stretches() -> list[tuple[int, int]]:
+    """Every stretch play recorded, (start_ms, end_ms): the WatchStretch rows and the open
+    stretch each session's beat cache holds until it is credited (services.beats)."""
+    with database.connection_context():
+        found = [(s.start_ms, s.end_ms) for s in WatchStretch.select()]
+        for play in PlaySession.select().where(PlaySession.beat_cache.is_null(False)):
+            opened = json.loads(play.beat_cache).get("open")
+            if isinstance(opened, dict):
+                found.append((opened["start_ms"], opened["end_ms"]))
+        return found
 
 
 def online_minutes(id_number: str, year: int | None = None) -> int:

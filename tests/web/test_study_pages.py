@@ -13,7 +13,7 @@ def test_player_page_shows_the_video_the_switch_and_progress(app, client, auth, 
     html = client.get(f"/study/lesson/{lesson_id}").get_data(as_text=True)
     assert "数字化转型导论" in html and "<video" in html
     assert 'id="rendition"' in html and "240p" in html and "360p" in html
-    assert "player.js" in html and 'data-interval="15"' in html
+    assert "player.js" in html and f'data-interval="{app.config["HEARTBEAT_SECONDS"]}"' in html
     assert 'id="study-notice" class="flash error" role="status" hidden' in html
     fragment = client.get(f"/study/lesson/{lesson_id}", headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)

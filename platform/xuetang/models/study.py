@@ -70,6 +70,11 @@ class PlaySession(BaseModel):
     def store_state(self, state: SessionState, beat_ms: int | None = None) -> None:
         """Keep `state` (and the server time of the beat that made it); writes only the
         play-session columns a beat changes."""
+        self.keep_state(state, beat_ms)
+        self.save_state()
+
+    def keep_state(self, state: SessionState, beat_ms: int | None = None) -> None:
+        """Set `state` and the columns that follow from it, unsaved (`save_state`)."""
         self.state = json.dumps(state.to_dict(), separators=(",", ":"))
         if state.last_position_ms is not None:
             self.position_ms = state.last_position_ms
@@ -77,8 +82,12 @@ class PlaySession(BaseModel):
             self.last_beat_at = as_utc(beat_ms)
         self.closed = state.closed
         self.active = not (state.superseded or state.closed)
+
+    def save_state(self, with_cache: bool = False) -> None:
+        """Write the columns `keep_state` sets (and the heartbeat cache)."""
         self.save(only=[PlaySession.state, PlaySession.position_ms, PlaySession.last_beat_at,
-                        PlaySession.closed, PlaySession.active])
+                        PlaySession.closed, PlaySession.active,
+                        *([PlaySession.beat_cache] if with_cache else [])])
 
 
 class ActivePlay(BaseModel):

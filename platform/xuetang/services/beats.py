@@ -1,26 +1,34 @@
-"""The heartbeat's common case: one row read and two or three small writes, in plain SQL.
+"""The heartbeat's common case: one row read and one row write, in plain SQL.
 
 A district's trainees send one beat every HEARTBEAT_SECONDS each; almost every beat is a tick of
 an open session of a lesson without face checks that plays on from where the last one stopped
-and completes no whole minute. For that beat (`try_fast`), under the person's lock:
+and completes no whole minute. For that beat (`try_fast`):
 
-- ONE SELECT reads the play session by its token with everything the beat needs: the lesson's
-  and course's availability, the sign-in that opened it (signing out ends it), the account's
-  state and trainee role, the takeover pointer and the person's wall-clock line (rules.wallclock),
-  and `beat_cache`, the answer of the last full beat;
+- ONE SELECT, outside any lock, reads the play session by its token with everything the beat
+  needs: the lesson's and course's availability, the sign-in that opened it (signing out ends
+  it), the account's state and trainee role, the takeover pointer and the person's wall-clock
+  line (rules.wallclock), and `beat_cache`, the answer of the last full beat;
 - rules.watching.accept folds the beat in, exactly as on the full path;
-- the beat's played stretch extends the session's OPEN WatchStretch row in place (or starts it),
-  the session's state and the person's clock are written back, and the answer is the cached
+- ONE conditional UPDATE of the play session, under the database write lock (db.write_lock; a
+  statement of its own, committed when it returns), writes the new state and a cache that holds
+  the session's OPEN stretch (the played stretch extended in place) and the person's clock. It
+  applies only if the row is still what was read (state and cache unchanged: no beat, takeover or
+  end came between), the sign-in still exists and the session is still the person's earning one;
+  otherwise nothing was written and the beat takes the full path. The answer is the cached
   progress. Coverage and the ledger are not touched: nothing is credited yet.
 
+The person's clock is the later of active_play.occupied_until_ms and the clock in the cache of
+the person's earning session (only that session charges it: `person_clock`); the full path and
+a takeover write it back to active_play (`flush_clock`).
+
 Everything else goes through the full path (services.study), which credits the open stretch with
-the beat's own: a beat that would complete a whole minute of the course's running total
-(`carry_ms` + the open stretch reach 60 s), a jump (the new stretch does not continue the open
-one), a new server day, any refusal, a pause that ends the session, a takeover, face checks,
+the beat's own (`take_open`): a beat that would complete a whole minute of the course's running
+total (`carry_ms` + the open stretch reach 60 s), a jump (the new stretch does not continue the
+open one), a new server day, any refusal, a pause that ends the session, a takeover, face checks,
 and the first beat after the cache was made. Opening another session (takeover) and the
 session's end credit the open stretch too (crediting.settle), so an open stretch holds less than
-a minute of play and waits at most until the next of those. The open row is committed with the
-beat before the answer, like every beat, so kill -9 loses nothing that was acknowledged.
+a minute of play and waits at most until the next of those. The open stretch is committed with
+the beat before the answer, like every beat, so kill -9 loses nothing that was acknowledged.
 """
 
 from __future__ import annotations
@@ -29,8 +37,8 @@ import json
 from dataclasses import dataclass
 
 from xuetang import clock
-from xuetang.db import database, is_postgres
-from xuetang.models import WatchStretch
+from xuetang.db import database, is_postgres, write_lock
+from xuetang.models import PlaySession, WatchStretch
 from xuetang.rules.timeline import MS_PER_MINUTE
 from xuetang.rules.wallclock import PersonClock
 from xuetang.rules.watching import SessionState, accept
@@ -50,14 +58,18 @@ JOIN account a ON a.id = s.account_id AND a.person_id = ps.person_id
 JOIN active_play ap ON ap.person_id = ps.person_id
 WHERE ps.token = ?
 """
-# PostgreSQL: the session and the person's pointer are locked for the transaction (SQLite's
-# BEGIN IMMEDIATE already holds the database's write lock).
+# The full path reads the same under its lock. PostgreSQL: the session and the person's pointer
+# are locked for the transaction (SQLite's BEGIN IMMEDIATE already holds the write lock).
 READ_LOCK = " FOR UPDATE OF ps, ap"
-WRITE_SESSION = ("UPDATE play_session SET state = ?, position_ms = ?, last_beat_at = ?, "
-                 "beat_cache = ? WHERE id = ?")
-WRITE_CLOCK = "UPDATE active_play SET occupied_until_ms = ? WHERE person_id = ?"
-EXTEND_OPEN = ("UPDATE watch_stretch SET end_ms = ?, seq = ?, server_to_ms = ? "
-               "WHERE id = ? AND status = 'open'")
+# The common beat's one write: applies only to the row as it was read, while its sign-in lasts
+# and while it is the person's earning session.
+WRITE = """
+UPDATE play_session SET state = ?, position_ms = ?, last_beat_at = ?, beat_cache = ?
+WHERE id = ? AND state = ? AND beat_cache = ?
+  AND EXISTS (SELECT 1 FROM account_session s WHERE s.id = play_session.signin_id)
+  AND EXISTS (SELECT 1 FROM active_play ap
+              WHERE ap.person_id = play_session.person_id AND ap.play_session_id = play_session.id)
+"""
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,15 @@ def _sql(text: str) -> str:
     return text.replace("?", database.param) if database.param != "?" else text
 
 
-def read(token: str) -> Row | None:
-    """The play session of this token with its checks' inputs; call under db.locked()."""
-    sql = READ + (READ_LOCK if is_postgres() else "")
+def execute(sql: str, params: tuple):
+    """Run plain SQL written with ? placeholders on either engine; returns the cursor."""
+    return database.execute_sql(_sql(sql), params)
+
+
+def read(token: str, lock: bool = False) -> Row | None:
+    """The play session of this token with its checks' inputs; with `lock`, under db.locked()
+    (PostgreSQL: its rows locked for the transaction)."""
+    sql = READ + (READ_LOCK if lock and is_postgres() else "")
     found = database.execute_sql(_sql(sql), (token,)).fetchone()
     if found is None:
         return None
@@ -95,61 +113,93 @@ def read(token: str) -> Row | None:
 
 def make_cache(progress: dict, carry_ms: int | None, day) -> str:
     """The cache a full beat leaves: its answer, the carry toward the next minute (None when
-    play cannot earn now) and the server day it holds for; no open stretch (all credited)."""
+    play cannot earn now) and the server day it holds for; no open stretch (all credited) and
+    no clock (the full path wrote it to active_play)."""
     shown = {k: v for k, v in progress.items() if k not in ("session", "superseded", "closed")}
     return json.dumps({"progress": shown, "carry_ms": carry_ms, "day": day.isoformat(),
-                       "open": None}, separators=(",", ":"))
+                       "open": None, "clock": None}, separators=(",", ":"))
+
+
+def _later(a: int | None, b: int | None) -> int | None:
+    return a if b is None else b if a is None else max(a, b)
+
+
+def person_clock(pointer_ms: int | None, play: PlaySession, active: bool) -> PersonClock:
+    """The person's clock as the session `play` sees it: active_play's, or the later clock its
+    cache holds when it is the person's earning session (the one that charged it)."""
+    cached = None
+    if active and play.beat_cache:
+        cached = json.loads(play.beat_cache).get("clock")
+    return PersonClock(_later(pointer_ms, cached))
+
+
+def take_open(play: PlaySession, save: bool = True) -> list[WatchStretch]:
+    """The session's open stretch as an unsaved WatchStretch (none or one) for crediting.settle,
+    removed from the session's cache so that it is credited once (written here with `save`;
+    else by the caller, in the same transaction). A stretch opened before the cache held it (an
+    open WatchStretch row) is read from its table."""
+    if not play.beat_cache:
+        return []
+    cache = json.loads(play.beat_cache)
+    opened = cache.get("open")
+    if opened is None:
+        return []
+    if isinstance(opened, list):  # [row id, start_ms, end_ms, server_to_ms]: a row
+        found = list(WatchStretch.select().where((WatchStretch.play_session == play.id)
+                                                 & (WatchStretch.status == "open")))
+    else:
+        found = [WatchStretch(play_session=play.id, person=play.person_id, lesson=play.lesson_id,
+                              status="held", **opened)]
+    cache["open"] = None
+    play.beat_cache = json.dumps(cache, separators=(",", ":"))
+    if save:
+        PlaySession.update(beat_cache=play.beat_cache).where(PlaySession.id == play.id).execute()
+    return found
+
+
+def write_clock(person_id: int, occupied_until_ms: int | None) -> None:
+    """Keep the person's clock in active_play (the full path, under its lock)."""
+    database.execute_sql(_sql("UPDATE active_play SET occupied_until_ms = ? WHERE person_id = ?"),
+                         (occupied_until_ms, person_id))
 
 
 def try_fast(row: Row, beat, server_ms: int) -> dict | None:
     """Fold the beat in on the common path and return the player's answer, or None (nothing
     written) when the beat needs the full path."""
-    if row.face_required or not row.cache:
+    if row.face_required or not row.cache or row.active_id != row.play_id:
         return None
     cache = json.loads(row.cache)
-    if cache.get("day") != clock.server_day(server_ms).isoformat():
-        return None
+    if cache.get("day") != clock.server_day(server_ms).isoformat() or "clock" not in cache:
+        return None  # a new day, or a cache of before the open stretch lived in it
     state = SessionState.from_dict(json.loads(row.state))
-    active = None if row.active_id is None else (
-        beat.session_id if row.active_id == row.play_id else f"#{row.active_id}")
-    person_clock = PersonClock(row.occupied_until_ms)
-    outcome = accept(state, beat, active, person_clock)
+    charged = PersonClock(_later(row.occupied_until_ms, cache["clock"]))
+    outcome = accept(state, beat, beat.session_id, charged)
     if outcome.rejections or outcome.state.closed or outcome.state.superseded:
         return None
-    opened = cache.get("open")  # [row id, start_ms, end_ms, server_to_ms]
+    opened = cache["open"]
     played = outcome.played
     if played is not None:
         if opened is not None and (
-                played.start_ms != opened[2]
-                or clock.server_day(played.server_to_ms) != clock.server_day(opened[3])):
+                played.start_ms != opened["end_ms"]
+                or clock.server_day(played.server_to_ms) != clock.server_day(
+                    opened["server_to_ms"])):
             return None
-        length = played.end_ms - (played.start_ms if opened is None else opened[1])
-        carry = cache.get("carry_ms")
+        length = played.end_ms - (played.start_ms if opened is None else opened["start_ms"])
+        carry = cache["carry_ms"]
         if carry is not None and carry + length >= MS_PER_MINUTE:
             return None  # a whole minute is due: the full path credits it
         if opened is None:
-            opened = [_open_stretch(row, played), played.start_ms, played.end_ms,
-                      played.server_to_ms]
-        else:
-            extended = database.execute_sql(_sql(EXTEND_OPEN), (
-                played.end_ms, played.seq, played.server_to_ms, opened[0])).rowcount
-            if extended != 1:
-                return None  # credited meanwhile (it cannot be, under the lock; stay exact)
-            opened = [opened[0], opened[1], played.end_ms, played.server_to_ms]
-        cache["open"] = opened
+            opened = {"start_ms": played.start_ms, "server_from_ms": played.server_from_ms}
+        cache["open"] = {**opened, "end_ms": played.end_ms, "seq": played.seq,
+                         "server_to_ms": played.server_to_ms}
+    cache["clock"] = outcome.person.occupied_until_ms
     new = outcome.state
-    database.execute_sql(_sql(WRITE_SESSION), (
-        json.dumps(new.to_dict(), separators=(",", ":")), new.last_position_ms,
-        clock.as_utc(server_ms), json.dumps(cache, separators=(",", ":")), row.play_id))
-    if outcome.person != person_clock:
-        database.execute_sql(_sql(WRITE_CLOCK), (outcome.person.occupied_until_ms,
-                                                 row.person_id))
+    with write_lock():
+        written = database.execute_sql(_sql(WRITE), (
+            json.dumps(new.to_dict(), separators=(",", ":")), new.last_position_ms,
+            clock.as_utc(server_ms), json.dumps(cache, separators=(",", ":")),
+            row.play_id, row.state, row.cache)).rowcount
+    if written != 1:
+        return None  # changed since it was read: the full path reads it again, locked
     return {**cache["progress"], "session": beat.session_id, "superseded": False,
             "closed": False}
-
-
-def _open_stretch(row: Row, played) -> int:
-    return WatchStretch.insert(
-        play_session=row.play_id, person=row.person_id, lesson=row.lesson_id, seq=played.seq,
-        start_ms=played.start_ms, end_ms=played.end_ms, server_from_ms=played.server_from_ms,
-        server_to_ms=played.server_to_ms, status="open").execute()

@@ -19,46 +19,42 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from peewee import Case, fn
-
 from xuetang import clock
-from xuetang.db import for_update, locked
+from xuetang.db import for_update, is_postgres, locked
 from xuetang.models import (
-    LedgerLine,
-    Lesson,
     LessonCoverage,
     PlaySession,
-    StudyCredit,
     StudyYear,
     WatchStretch,
 )
 from xuetang.rules import eligibility as rules
-from xuetang.rules.annual import ONLINE
+from xuetang.rules.annual import ONLINE, Line
 from xuetang.rules.gate import Gate, release
 from xuetang.rules.timeline import Stretch, measure_ms, minutes_due, union
-from xuetang.services import catalog, face_checks
+from xuetang.services import beats, catalog, face_checks
+
+CREDITED = ("SELECT COALESCE(SUM(minutes), 0), "
+            "COALESCE(SUM(CASE WHEN lesson_id = ? THEN minutes ELSE 0 END), 0) "
+            "FROM study_credit WHERE person_id = ? AND course_id = ? AND year = ?")
+COVERED = ("SELECT COALESCE(SUM(lc.covered_ms), 0) FROM lesson_coverage lc "
+           "JOIN lesson l ON l.id = lc.lesson_id "
+           "WHERE lc.person_id = ? AND l.course_id = ? AND lc.year = ?")
+
+
+def _id(thing) -> int:
+    return thing if isinstance(thing, int) else thing.id
 
 
 def credited_minutes(person, lesson, year: int) -> tuple[int, int]:
     """Online minutes already credited to the person this year: (the lesson's course, the lesson)."""
-    row = (StudyCredit.select(
-        fn.COALESCE(fn.SUM(StudyCredit.minutes), 0),
-        fn.COALESCE(fn.SUM(Case(None, [(StudyCredit.lesson == lesson.id, StudyCredit.minutes)], 0)),
-                    0))
-        .where((StudyCredit.person == person) & (StudyCredit.course == lesson.course_id)
-               & (StudyCredit.year == year))
-        .tuples()
-        .first())
-    return int(row[0] or 0), int(row[1] or 0)
+    course_total, lesson_total = beats.execute(CREDITED, (
+        lesson.id, _id(person), lesson.course_id, year)).fetchone()
+    return int(course_total), int(lesson_total)
 
 
 def course_covered_ms(person, course, year: int) -> int:
     """The person's verified ms of a course this year: each lesson's credited union, summed."""
-    return int(LessonCoverage.select(fn.COALESCE(fn.SUM(LessonCoverage.covered_ms), 0))
-               .join(Lesson)
-               .where((LessonCoverage.person == person) & (Lesson.course == course)
-                      & (LessonCoverage.year == year))
-               .scalar() or 0)
+    return int(beats.execute(COVERED, (_id(person), _id(course), year)).fetchone()[0])
 
 
 @dataclass
@@ -95,12 +91,6 @@ def held(play: PlaySession):
                                        & (WatchStretch.status == "held"))
 
 
-def open_stretch(play: PlaySession) -> list[WatchStretch]:
-    """The session's open stretch (services.beats), not yet credited: none or one."""
-    return list(WatchStretch.select().where((WatchStretch.play_session == play)
-                                            & (WatchStretch.status == "open")))
-
-
 def settle_after_check(check, **_) -> int:
     """A face check of a play session was decided (or overridden): credit what it releases.
 
@@ -124,13 +114,15 @@ def settle_after_check(check, **_) -> int:
 
 
 def settle(play: PlaySession, state, server_ms: int, new: list[WatchStretch] | None = None,
-           allowed: Eligibility | None = None, view: face_checks.SessionView | None = None) -> int:
+           allowed: Eligibility | None = None, view: face_checks.SessionView | None = None,
+           save_cache: bool = True) -> int:
     """Run the gate over the session's held stretches: credit, keep holding, or drop.
 
     `new` are this beat's stretches, not yet saved. Without face checks the gate is open, so
     nothing stays held between beats: only they and the session's open stretch can be waiting.
     `view` is the session's face checks as read under this lock (read here when the caller has
-    none). Returns minutes credited."""
+    none). Without `save_cache` the caller writes the session's cache, which no longer holds
+    the open stretch. Returns minutes credited."""
     new = list(new or [])
     if play.face_required:
         for stretch in new:
@@ -138,7 +130,7 @@ def settle(play: PlaySession, state, server_ms: int, new: list[WatchStretch] | N
         waiting = list(held(play).order_by(WatchStretch.seq))
     else:
         # The open stretch services.beats extended since the last full beat comes first.
-        waiting = [*open_stretch(play), *new]
+        waiting = [*beats.take_open(play, save=save_cache), *new]
     if not waiting:
         return 0
     gate = Gate(requires_face_check=play.face_required)
@@ -178,62 +170,94 @@ def _credit(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
     return total
 
 
+# _credit_day's statements (plain SQL: a minute-completing heartbeat runs them, one beat in two
+# at HEARTBEAT_SECONDS=30). The coverage row is locked on PostgreSQL (SQLite: BEGIN IMMEDIATE).
+COVERAGE = ("SELECT id, stretches, covered_ms FROM lesson_coverage "
+            "WHERE person_id = ? AND lesson_id = ? AND year = ?")
+# The course's verified ms and credited minutes this year, after this credit's coverage.
+TOTALS = ("SELECT (SELECT COALESCE(SUM(lc.covered_ms), 0) FROM lesson_coverage lc "
+          "JOIN lesson l ON l.id = lc.lesson_id "
+          "WHERE lc.person_id = ? AND l.course_id = ? AND lc.year = ?), "
+          "(SELECT COALESCE(SUM(minutes), 0) FROM study_credit "
+          "WHERE person_id = ? AND course_id = ? AND year = ?)")
+NEW_STRETCH = ("INSERT INTO watch_stretch (play_session_id, person_id, lesson_id, seq, start_ms, "
+               "end_ms, server_from_ms, server_to_ms, status, note, decided_at, year, credit_id) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+LEDGER_LINE = ("INSERT INTO ledger_line (person_id, year, category, source, minutes, evidence, "
+               "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+STUDY_CREDIT = ("INSERT INTO study_credit (ledger_line_id, person_id, lesson_id, course_id, year, "
+                "minutes, covered_before_ms, covered_after_ms, uncapped_minutes, "
+                "course_covered_ms, credited_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id")
+# Seconds of the course credited earlier without completing a minute (on this lesson or another)
+# are part of this line's minutes.
+LINK_EARLIER = ("UPDATE watch_stretch SET credit_id = ? WHERE person_id = ? AND status = 'credited' "
+                "AND year = ? AND credit_id IS NULL "
+                "AND lesson_id IN (SELECT id FROM lesson WHERE course_id = ?)")
+
+
 def _credit_day(play: PlaySession, stretches: list[WatchStretch], server_ms: int,
                 allowed: Eligibility) -> int:
     """Credit one day's approved stretches: the whole minutes the course's running total of
     verified play still owes become one ledger line (tied to this lesson).
 
     Returns the minutes written to the ledger."""
-    person, lesson = play.person, play.lesson
+    person_id, lesson = play.person_id, play.lesson
     course = lesson.course
     decided_at = clock.as_utc(server_ms)
     if not allowed.can_earn:
-        for stretch in stretches:
-            stretch.status, stretch.note, stretch.decided_at = "uncounted", allowed.reason, decided_at
-            stretch.save()
+        _decide(stretches, status="uncounted", note=allowed.reason, decided_at=decided_at)
         return 0
     study_year = allowed.study_year
     year = study_year.year
-    coverage = for_update(LessonCoverage.select().where(
-        (LessonCoverage.person == person) & (LessonCoverage.lesson == lesson)
-        & (LessonCoverage.year == year))).first()
-    if coverage is None:
-        coverage = LessonCoverage(person=person, lesson=lesson, year=year)
-    previous = [Stretch(a, b) for a, b in json.loads(coverage.stretches)]
-    new = [Stretch(s.start_ms, s.end_ms) for s in stretches]
-    duration = lesson.duration_ms
-    merged = union([*previous, *new])
-    covered_before = coverage.covered_ms
-    coverage.stretches = json.dumps([[s.start_ms, s.end_ms] for s in merged])
-    coverage.covered_ms = measure_ms(merged, duration)
-    coverage.save()
+    found = beats.execute(COVERAGE + (" FOR UPDATE" if is_postgres() else ""),
+                 (person_id, lesson.id, year)).fetchone()
+    previous = [] if found is None else [Stretch(a, b) for a, b in json.loads(found[1])]
+    covered_before = 0 if found is None else found[2]
+    merged = union([*previous, *(Stretch(s.start_ms, s.end_ms) for s in stretches)])
+    covered_after = measure_ms(merged, lesson.duration_ms)
+    kept = json.dumps([[s.start_ms, s.end_ms] for s in merged])
+    if found is None:
+        LessonCoverage.insert(person=person_id, lesson=lesson.id, year=year, stretches=kept,
+                              covered_ms=covered_after).execute()
+    else:
+        beats.execute("UPDATE lesson_coverage SET stretches = ?, covered_ms = ? WHERE id = ?",
+             (kept, covered_after, found[0]))
     # Whole minutes come from the running total of the course's verified ms this year, so the
     # seconds short of a minute carry over to the next lesson instead of being lost to rounding.
-    course_ms = course_covered_ms(person, course, year)
-    course_total, _lesson_total = credited_minutes(person, lesson, year)  # fresh, locked
+    course_ms, course_total = (int(v) for v in beats.execute(TOTALS, (
+        person_id, course.id, year, person_id, course.id, year)).fetchone())
     gained = minutes_due(course_ms, course_total)
     minutes = rules.cap_minutes(course_total, gained, course.declared_hours,
                                 study_year.minutes_per_hour)
-    credit = None
+    credit_id = None
     if minutes > 0:
-        line = LedgerLine.append(person, year, course.category, ONLINE, minutes=minutes,
-                                 evidence=f"线上学习：{course.title} · {lesson.title}")
-        credit = StudyCredit.create(
-            ledger_line=line, person=person, lesson=lesson, course=course, year=year,
-            minutes=minutes, covered_before_ms=covered_before,
-            covered_after_ms=coverage.covered_ms, uncapped_minutes=gained,
-            course_covered_ms=course_ms, credited_at=decided_at)
-        # Seconds of the course credited earlier without completing a minute (on this lesson or
-        # another) are part of this line's minutes.
-        lessons = Lesson.select(Lesson.id).where(Lesson.course == course)
-        (WatchStretch.update(credit=credit)
-         .where((WatchStretch.person == person) & WatchStretch.lesson.in_(lessons)
-                & (WatchStretch.status == "credited") & (WatchStretch.year == year)
-                & (WatchStretch.credit.is_null()))
-         .execute())
+        Line(course.category, ONLINE, minutes=minutes)  # validates the amount's shape
+        line_id = beats.execute(LEDGER_LINE, (person_id, year, course.category, ONLINE, minutes,
+                                     f"线上学习：{course.title} · {lesson.title}",
+                                     decided_at)).fetchall()[0][0]
+        credit_id = beats.execute(STUDY_CREDIT, (
+            line_id, person_id, lesson.id, course.id, year, minutes, covered_before,
+            covered_after, gained, course_ms, decided_at)).fetchall()[0][0]
+        beats.execute(LINK_EARLIER, (credit_id, person_id, year, course.id))
     note = "本课程已达申报学时上限，超出部分不计" if minutes < gained else ""
-    for stretch in stretches:
-        stretch.status, stretch.year, stretch.credit = "credited", year, credit
-        stretch.note, stretch.decided_at = note, decided_at
-        stretch.save()
+    _decide(stretches, status="credited", note=note, decided_at=decided_at, year=year,
+            credit=credit_id)
     return minutes
+
+
+def _decide(stretches: list[WatchStretch], **decision) -> None:
+    """Give the stretches one decision: the saved ones (held for a face check) in one UPDATE,
+    the new ones (this beat's and the open one) inserted with it."""
+    for stretch in stretches:
+        for name, value in decision.items():
+            setattr(stretch, name, value)
+    saved = [s.id for s in stretches if s.id is not None]
+    if saved:
+        WatchStretch.update(**decision).where(WatchStretch.id.in_(saved)).execute()
+    for s in stretches:
+        if s.id is None:
+            beats.execute(NEW_STRETCH, (
+                s.play_session_id, s.person_id, s.lesson_id, s.seq, s.start_ms, s.end_ms,
+                s.server_from_ms, s.server_to_ms, decision["status"], decision["note"],
+                decision["decided_at"], decision.get("year"), decision.get("credit")))

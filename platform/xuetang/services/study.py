@@ -37,7 +37,6 @@ from xuetang.models import (
 from xuetang.rules import eligibility as rules
 from xuetang.rules import watching
 from xuetang.rules.heartbeat import BadHeartbeat, Heartbeat
-from xuetang.rules.wallclock import PersonClock
 from xuetang.rules.watching import SessionState, accept, new_session, supersede
 from xuetang.services import beats, catalog, crediting, face_checks
 from xuetang.services.refusals import Refused
@@ -95,6 +94,9 @@ def open_session(person, lesson: Lesson, signin_id: int | None = None) -> dict:
         if pointer.play_session_id is not None:
             previous = for_update(
                 PlaySession.select().where(PlaySession.id == pointer.play_session_id)).get()
+            # The clock the previous session's beats kept in its cache (services.beats).
+            pointer.occupied_until_ms = beats.person_clock(
+                pointer.occupied_until_ms, previous, True).occupied_until_ms
             if previous.active:
                 state = supersede(previous.session_state())
                 previous.store_state(state)
@@ -113,7 +115,8 @@ def open_session(person, lesson: Lesson, signin_id: int | None = None) -> dict:
         pointer.save()
         shown = progress(person, lesson, server_ms, play=play)
         if not play.face_required:
-            _store_cache(play, shown, server_ms)
+            PlaySession.update(beat_cache=_cache(play, shown, server_ms)).where(
+                PlaySession.id == play.id).execute()
     server_ms = clock.now_ms()
     answer = {"ok": True, "position": play.position_ms / 1000, **shown}
     if play.face_required:
@@ -133,16 +136,16 @@ def _limit_openings(person, server_ms: int) -> None:
         raise StudyError(429, "打开播放过于频繁，请稍等一分钟后再继续学习。")
 
 
-def _store_cache(play: PlaySession, answer: dict, server_ms: int) -> None:
-    """Leave services.beats what the next beats answer with (the full path credited everything,
-    so no stretch is open); the carry is what the course's verified ms hold beyond its credited
+def _cache(play: PlaySession, answer: dict, server_ms: int) -> str:
+    """What services.beats answers the next beats with (the full path credited everything, so
+    no stretch is open); the carry is what the course's verified ms hold beyond its credited
     minutes."""
     carry = None
     if answer["can_earn"] and answer["year"] is not None:
-        covered = crediting.course_covered_ms(play.person, play.lesson.course_id, answer["year"])
+        covered = crediting.course_covered_ms(play.person_id, play.lesson.course_id,
+                                              answer["year"])
         carry = max(0, covered - 60_000 * answer["course_minutes"])
-    cache = beats.make_cache(answer, carry, clock.server_day(server_ms))
-    PlaySession.update(beat_cache=cache).where(PlaySession.id == play.id).execute()
+    return beats.make_cache(answer, carry, clock.server_day(server_ms))
 
 
 def _lock_pointer(person) -> ActivePlay:
@@ -209,38 +212,67 @@ def record_heartbeat(payload, cookie_account_id: int | None = None) -> BeatResul
     session's open stretch."""
     server_ms = clock.now_ms()
     lesson_id, beat = parse_beat(payload, server_ms)
+    row = _checked(beats.read(beat.session_id), lesson_id, cookie_account_id)
+    answer = beats.try_fast(row, beat, server_ms)
+    if answer is not None:
+        return BeatResult(seq=beat.seq, accepted=True, progress=answer)
     with locked():
-        row = beats.read(beat.session_id)
-        if row is None or cookie_account_id not in (None, row.account_id):
-            raise StudyError(404, "播放会话不存在或已退出登录，请刷新页面后重新播放。")
-        if not row.account_active or not row.trainee:
-            raise StudyError(403, "您的账号当前不能在线学习。")
-        if row.lesson_id != lesson_id:
-            raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
-        if row.lesson_status != "ready" or not row.published:
-            raise StudyError(403, "该课程当前不可学习。")
-        answer = beats.try_fast(row, beat, server_ms)
-        if answer is not None:
-            return BeatResult(seq=beat.seq, accepted=True, progress=answer)
-        return _full_beat(row.play_id, beat, server_ms)
+        row = _checked(beats.read(beat.session_id, lock=True), lesson_id, cookie_account_id)
+        return _full_beat(row, beat, server_ms)
 
 
-def _full_beat(play_id: int, beat: Heartbeat, server_ms: int) -> BeatResult:
-    """The full path, under the caller's lock: the session state, the takeover pointer, the face
-    checks and the lesson coverage are read and written here."""
-    play = (PlaySession.select(PlaySession, Lesson, Course, Person)
-            .join(Lesson).join(Course)
-            .switch(PlaySession).join(Person)
-            .where(PlaySession.id == play_id)
-            .get())
+def _checked(row: beats.Row | None, lesson_id: int, cookie_account_id: int | None) -> beats.Row:
+    """The play session of a beat, or the StudyError that refuses the beat."""
+    if row is None or cookie_account_id not in (None, row.account_id):
+        raise StudyError(404, "播放会话不存在或已退出登录，请刷新页面后重新播放。")
+    if not row.account_active or not row.trainee:
+        raise StudyError(403, "您的账号当前不能在线学习。")
+    if row.lesson_id != lesson_id:
+        raise StudyError(403, "心跳中的课程与播放会话不符，已拒绝。")
+    if row.lesson_status != "ready" or not row.published:
+        raise StudyError(403, "该课程当前不可学习。")
+    return row
+
+
+# What the full path reads of the session, its lesson, course and person, in one plain SELECT.
+LOAD_PLAY = """
+SELECT ps.token, ps.person_id, ps.lesson_id, ps.state, ps.position_ms, ps.face_required,
+       ps.active, ps.closed, ps.signin_id, ps.beat_cache,
+       l.title, l.duration_ms, l.course_id, c.title, c.category, c.declared_hours, p.series_id
+FROM play_session ps
+JOIN lesson l ON l.id = ps.lesson_id
+JOIN course c ON c.id = l.course_id
+JOIN person p ON p.id = ps.person_id
+WHERE ps.id = ?
+"""
+
+
+def _load_play(play_id: int) -> PlaySession:
+    """The play session with its lesson, course and person as PARTIAL model instances (the
+    columns a beat uses; saved only column by column, never whole)."""
+    (token, person_id, lesson_id, state, position_ms, face_required, active, closed, signin_id,
+     cache, lesson_title, duration_ms, course_id, course_title, category, hours,
+     series_id) = beats.execute(LOAD_PLAY, (play_id,)).fetchone()
+    course = Course(id=course_id, title=course_title, category=category,
+                    declared_hours=Course.declared_hours.python_value(hours))
+    lesson = Lesson(id=lesson_id, title=lesson_title, duration_ms=duration_ms, course=course)
+    person = Person(id=person_id, series=series_id)
+    return PlaySession(id=play_id, token=token, person=person, lesson=lesson, state=state,
+                       position_ms=position_ms, face_required=bool(face_required),
+                       active=bool(active), closed=bool(closed), signin_id=signin_id,
+                       beat_cache=cache)
+
+
+def _full_beat(row: beats.Row, beat: Heartbeat, server_ms: int) -> BeatResult:
+    """The full path, under the caller's lock (`row` read under it): the session state, the
+    takeover pointer, the face checks and the lesson coverage are read and written here. A
+    session without face checks has its state and cache written once, at the end."""
+    play = _load_play(row.play_id)
     person = play.person
     lesson = play.lesson
     allowed = crediting.eligibility(person, lesson, server_ms)
     added = 0
-    pointer = for_update(ActivePlay.select(ActivePlay.id, ActivePlay.play_session,
-                                           ActivePlay.occupied_until_ms)
-                         .where(ActivePlay.person == person)).first()
-    active_id = None if pointer is None else pointer.play_session_id
+    active_id = row.active_id
     # accept() compares session ids; any id but this session's own means "taken over".
     active_token = None if active_id is None else (
         beat.session_id if active_id == play.id else f"#{active_id}")
@@ -252,11 +284,11 @@ def _full_beat(play_id: int, beat: Heartbeat, server_ms: int) -> BeatResult:
             face_checks.note_silence(view, person, play.lesson_id, state, server_ms)
         if not state.closed:
             state = view.apply_to(state)
-    person_clock = PersonClock(None if pointer is None else pointer.occupied_until_ms)
+    person_clock = beats.person_clock(row.occupied_until_ms, play, active_id == play.id)
     outcome = accept(state, beat, active_token, person_clock)
-    if pointer is not None and outcome.person != person_clock:
-        pointer.occupied_until_ms = outcome.person.occupied_until_ms
-        pointer.save(only=[ActivePlay.occupied_until_ms])
+    if outcome.person.occupied_until_ms != row.occupied_until_ms:
+        # Also the clock the cache held (the cache is made anew below).
+        beats.write_clock(person.id, outcome.person.occupied_until_ms)
     if outcome.rejections:
         BeatRejection.insert_many([
             {"play_session": play.id, "seq": beat.seq, "code": r.code, "reason": r.reason,
@@ -268,7 +300,9 @@ def _full_beat(play_id: int, beat: Heartbeat, server_ms: int) -> BeatResult:
         if view is not None:
             face = view.as_json()
     else:
-        play.store_state(outcome.state, server_ms)
+        play.keep_state(outcome.state, server_ms)
+        if play.face_required:
+            play.save_state()
         new = []
         if outcome.played is not None:
             played = outcome.played
@@ -288,13 +322,15 @@ def _full_beat(play_id: int, beat: Heartbeat, server_ms: int) -> BeatResult:
                 ending=outcome.state.closed and crediting.held(play).exists())
             face = view.as_json()
             new = []
-        added = crediting.settle(play, outcome.state, server_ms, new, allowed, view)
+        added = crediting.settle(play, outcome.state, server_ms, new, allowed, view,
+                                 save_cache=play.face_required)
     answer = progress(person, lesson, server_ms, play=play, state=outcome.state,
                       allowed=allowed, added=added)
     if face is not None:
         answer["face"] = face
     if not outcome.ignored and not play.face_required:
-        _store_cache(play, answer, server_ms)
+        play.beat_cache = _cache(play, answer, server_ms)
+        play.save_state(with_cache=True)
     return BeatResult(seq=beat.seq, accepted=not outcome.ignored, codes=list(outcome.codes),
                       reasons=[r.reason for r in outcome.rejections], progress=answer)
 

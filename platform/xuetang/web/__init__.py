@@ -1,7 +1,5 @@
 """The web layer: blueprints (one per area), page/fragment rendering, errors, template helpers."""
 
-import json
-
 from flask import (
     Response,
     abort,
@@ -16,6 +14,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from xuetang.extensions import login_manager
@@ -85,10 +84,11 @@ def _bounded_json():
     if length > current_app.config["MAX_JSON_BYTES"]:
         abort(413)
     try:
-        value = json.loads(request.get_data(cache=True) or b"null")
+        # Parsed once: get_json caches the value the view reads.
+        value = request.get_json(cache=True) if request.get_data(cache=True) else None
     except RecursionError:
         abort(400)
-    except ValueError:
+    except BadRequest:
         return None  # the view's own get_json(silent=True) reports it as it always has
     if _depth(value, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
         abort(400)

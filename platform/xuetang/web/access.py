@@ -69,7 +69,8 @@ def load_user(user_id: str):
 
 # Endpoints that authenticate by a token of their own, never by the cookie session (no account
 # or role is loaded for them): a heartbeat by its play session's token (web/study.py), a
-# rendition by its signed link (web/media.py). See docs/security.md.
+# rendition by its signed link (web/media.py). See docs/security.md. No rate limit applies to them
+# (xuetang.extensions skips Flask-Limiter for them).
 NO_COOKIE_ENDPOINTS = ("study.heartbeat", "media.signed")
 
 
