@@ -47,7 +47,7 @@ def test_a_short_city_run_passes_all_four_checks(city_database):
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "city.py"), "--postgres", city_database,
          "--viewers", "12", "--minutes", "1.25", "--check-interval", "20", "--lessons", "2",
-         "--lecture-seconds", "8"],
+         "--lecture-seconds", "40"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=420, stdin=subprocess.DEVNULL)
     report = run.stdout + run.stderr[-3000:]
     for check in CHECKS:
