@@ -51,6 +51,8 @@ SCRIPTS = [
      ["--people", "200000", "--lines", "5000000", "--repeat", "5"]),
     ("faults", "kill -9 of app and job workers mid-request: nothing lost, doubled or half-written",
      ["--quick"], []),
+    ("city", "PostgreSQL, Redis, two app servers behind nginx, two job workers: the four checks",
+     [], ["--viewers", "200", "--minutes", "3"]),
     ("load", "simulated trainees against `make run`, with the ground-truth check",
      ["--viewers", "200", "--minutes", "2"], ["--viewers", "2000", "--minutes", "5",
                                               "--check-interval", "0"]),
@@ -129,6 +131,12 @@ def main() -> int:
         if name not in wanted:
             continue
         args = list(full if options.full else short)
+        if name == "city":
+            if not os.environ.get("TEST_DATABASE_URL"):
+                print("== bench/city.py left out: set TEST_DATABASE_URL to a PostgreSQL "
+                      "database it may reset", flush=True)
+                continue
+            args = ["--postgres", os.environ["TEST_DATABASE_URL"], *args]
         if name == "face" and options.other_dlib:
             args += ["--other-dlib", options.other_dlib]
         sections[name], ok = run(name, purpose, args)

@@ -260,22 +260,29 @@ class Viewer:
 
         return json.loads(body)
 
-    async def run(self, http, until: float, beat_s: int, images: dict) -> None:
+    async def open_player(self, http, images: dict) -> dict | None:
+        """Sign in, open a play session, answer its opening check, send the start beat; returns
+        the start beat's answer (None when any step failed)."""
         import json
 
         if not await self.sign_in(http):
-            return
+            return None
         status, body = await self.call(http, "session", "POST",
                                        f"/study/lesson/{self.lesson}/session",
                                        headers={"X-CSRFToken": self.csrf})
         if status != 200:
-            return
+            return None
         answer = json.loads(body)
         self.session = answer["session"]
         await self.answer(http, (answer.get("face") or {}).get("check"), images)
         self.started = time.monotonic()
+        return await self.beat(http, "start", self.started)
+
+    async def run(self, http, until: float, beat_s: int, images: dict) -> None:
+        answer = await self.open_player(http, images)
+        if answer is None:
+            return
         scheduled = self.started
-        answer = await self.beat(http, "start", scheduled)
         while True:
             await self.answer(http, (answer.get("face") or {}).get("check"), images)
             scheduled += beat_s
@@ -286,15 +293,23 @@ class Viewer:
         await self.beat(http, "pause", time.monotonic(), playing=False)
 
 
-async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
-                wrong: float, silent: float, ramp_s: float) -> tuple[Stats, list, float]:
+def fixture_images() -> dict:
+    """The two webcam fixtures as the viewers capture them (see drive)."""
     from PIL import Image, ImageOps
 
+    return {name: ImageOps.mirror(Image.open(FACES / f"{name}.jpg").convert("RGB"))
+            for name in ("a_webcam", "b_webcam")}
+
+
+async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
+                wrong: float, silent: float, ramp_s: float,
+                source_address=None) -> tuple[Stats, list, float]:
+    """Run the viewers to the end. source_address(i): a loopback address viewer i connects from
+    (its own connections then), so that per-address limits see distinct clients behind nginx."""
     # Mirrored: every fixture of a person is cut from one photograph, so a_webcam as it is would
     # be the reference re-cropped (too_similar_to_reference); mirrored it is another view of the
     # face, like another capture (tests/support/faces.live).
-    images = {name: ImageOps.mirror(Image.open(FACES / f"{name}.jpg").convert("RGB"))
-              for name in ("a_webcam", "b_webcam")}
+    images = fixture_images()
     chooser = random.Random(7)
     stats = Stats()
     viewers = []
@@ -309,7 +324,9 @@ async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
 
     async def one(index: int, viewer: Viewer):
         await asyncio.sleep(ramp_s * index / max(1, len(viewers)))  # sign-ins spread out
-        async with aiohttp.ClientSession(connector=connector, connector_owner=False,
+        own = (aiohttp.TCPConnector(limit=0, local_addr=(source_address(index), 0))
+               if source_address else None)
+        async with aiohttp.ClientSession(connector=own or connector, connector_owner=own is not None,
                                          timeout=timeout,
                                          cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await viewer.run(http, until, beat_s, images)
@@ -347,13 +364,7 @@ def run_once(args, viewers: int, minutes: float) -> dict:
         finally:
             stop(server)
         ledger = credited_minutes(url)
-    mismatches = []
-    for sim in sims:
-        expected = sim.truth_ms // 60_000 if sim.behaviour == "right" else 0
-        if ledger.get(sim.id_number, 0) != expected:
-            mismatches.append((sim.id_number, sim.behaviour, expected, ledger.get(sim.id_number, 0)))
-            if os.environ.get("LOAD_DEBUG"):
-                print("\n".join([sim.id_number, *sim.log]))
+    mismatches = ground_truth(sims, ledger)
     requests = sum(len(v) for v in stats.latencies.values())
     return {"viewers": viewers, "minutes": minutes, "beat_s": beat_s, "elapsed": elapsed,
             "rps": requests / elapsed, "stats": stats, "cpu": cpu, "memory": memory,
@@ -362,6 +373,19 @@ def run_once(args, viewers: int, minutes: float) -> dict:
             "earning": sum(1 for s in sims if s.behaviour == "right" and s.truth_ms >= 60_000),
             "p99_beat": percentile(stats.latencies.get("heartbeat", []), 99),
             "wrong_earned": sum(ledger.get(s.id_number, 0) for s in sims if s.behaviour != "right")}
+
+
+def ground_truth(sims: list, ledger: dict[str, int]) -> list[tuple]:
+    """Viewers whose ledger minutes differ from what they played behind a passed check (the
+    wrong-face and silent ones: from nothing): (id number, behaviour, expected, ledger)."""
+    mismatches = []
+    for sim in sims:
+        expected = sim.truth_ms // 60_000 if sim.behaviour == "right" else 0
+        if ledger.get(sim.id_number, 0) != expected:
+            mismatches.append((sim.id_number, sim.behaviour, expected, ledger.get(sim.id_number, 0)))
+            if os.environ.get("LOAD_DEBUG"):
+                print("\n".join([sim.id_number, *sim.log]))
+    return mismatches
 
 
 def _default(name: str):

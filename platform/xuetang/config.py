@@ -42,6 +42,9 @@ ENV_SETTINGS = {
     # ffmpeg is killed past TRANSCODE_BASE_S + TRANSCODE_S_PER_S × the lecture's seconds.
     "TRANSCODE_BASE_S": (120, int),
     "TRANSCODE_S_PER_S": (4, int),  # ~0.2 s/s measured at 640x480 (docs/benchmarks.md)
+    # A transcode whose worker runs on another host and has not reported progress for this long
+    # is taken to be dead, and a job worker that starts then runs it again (jobs.transcode).
+    "TRANSCODE_STALE_S": (600, int),
     "UPLOAD_CHUNK_BYTES": (1024**2, int),  # one chunk per request; a dropped link loses at most one
     # A media response whose reader takes nothing for this long is dropped (frees the thread).
     "MEDIA_SEND_TIMEOUT_S": (20, int),

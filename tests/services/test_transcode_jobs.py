@@ -1,8 +1,10 @@
 """Transcode jobs: failures with reasons, retries, superseded jobs, and a worker killed midway."""
 
+import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 from tests.support.paths import ROOT
 from tests.support.videos import make_video, stalling_ffmpeg
 from xuetang import jobs
+from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.jobs import transcode
 from xuetang.jobs.queue import make_huey
@@ -205,3 +208,79 @@ def test_a_transcode_past_its_budget_fails_at_once_with_the_reason(app, source_v
     lesson, renditions = get(app, lesson_id)
     assert lesson.status == "failed" and "转码超时" in lesson.failure_reason
     assert renditions == [] and version_dirs(app, lesson_id) == []
+
+
+# ---------------------------------------------------------------- several workers on one queue
+
+
+def running(app, lesson_id, worker: str, heartbeat_age_s: float = 0) -> str:
+    """The lesson as a worker's claim leaves it while that worker transcodes; returns its token."""
+    with app.app_context(), database.connection_context():
+        Lesson.update(status="transcoding", job_worker=worker, progress=40,
+                      heartbeat_at=utcnow() - dt.timedelta(seconds=heartbeat_age_s)).where(
+            Lesson.id == lesson_id).execute()
+        return Lesson.get_by_id(lesson_id).job_token
+
+
+def recover(app) -> list[int]:
+    with app.app_context():
+        return transcode.recover_interrupted()
+
+
+@pytest.fixture
+def live_pid():
+    """A live process of this host other than this one (another job worker)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_a_claim_records_its_worker(app, source_video):
+    lesson_id = lesson_with_source(app, source_video)
+    with app.app_context():
+        assert transcode.run_transcode(lesson_id, "t" * 16) == "ready"
+    lesson, _ = get(app, lesson_id)
+    assert lesson.job_worker == f"{socket.gethostname()} {os.getpid()}"
+
+
+def test_a_starting_worker_leaves_a_live_workers_transcode_alone(app, source_video, live_pid):
+    """Issue 15, item 3: a city runs two job workers; one restarting must not supersede the
+    other's running transcode (it was done twice: bench/city.py)."""
+    lesson_id = lesson_with_source(app, source_video)
+    token = running(app, lesson_id, f"{socket.gethostname()} {live_pid}")
+    assert recover(app) == []
+    lesson, _ = get(app, lesson_id)
+    assert lesson.job_token == token and lesson.status == "transcoding"
+
+
+def test_a_dead_workers_transcode_on_this_host_is_recovered_at_once(app, source_video):
+    lesson_id = lesson_with_source(app, source_video)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    token = running(app, lesson_id, f"{socket.gethostname()} {dead.pid}")
+    assert recover(app) == [lesson_id]
+    lesson, _ = get(app, lesson_id)
+    assert lesson.job_token != token and lesson.status == "ready"  # HUEY_IMMEDIATE in tests
+    assert lesson.attempts == 1 and lesson.job_worker == f"{socket.gethostname()} {os.getpid()}"
+
+
+@pytest.mark.parametrize(("age_s", "recovered"), [(60, False), (601, True)])
+def test_another_hosts_transcode_is_recovered_once_its_reports_are_stale(app, source_video, age_s,
+                                                                           recovered):
+    lesson_id = lesson_with_source(app, source_video)
+    token = running(app, lesson_id, "other-app-server 4242", heartbeat_age_s=age_s)
+    assert app.config["TRANSCODE_STALE_S"] == 600
+    assert recover(app) == ([lesson_id] if recovered else [])
+    lesson, _ = get(app, lesson_id)
+    assert (lesson.job_token != token) is recovered
+
+
+def test_recovery_keeps_a_job_that_a_worker_claimed_after_it_was_read(app, source_video):
+    lesson_id = lesson_with_source(app, source_video)
+    with app.app_context(), database.connection_context():
+        seen = Lesson.get_by_id(lesson_id)  # read by the recovery as `uploaded` ...
+        running(app, lesson_id, f"{socket.gethostname()} {os.getpid() + 10**6}")  # ... then claimed
+        claimed = Lesson.get_by_id(lesson_id).job_token
+        assert courses.renew_job_token(seen, replacing=True) is None
+        assert Lesson.get_by_id(lesson_id).job_token == claimed

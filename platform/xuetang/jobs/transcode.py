@@ -6,8 +6,12 @@ folder under temp names, and the renditions become rows (and the lesson `ready`)
 transaction only after every output was checked, so a worker killed mid-transcode leaves the
 lesson `transcoding` with no rendition marked ready. When a worker process starts, such lessons
 (and `uploaded` ones whose queued job may have been lost) are enqueued again with new tokens.
-Deploy one consumer process per queue (threads inside it are fine): a second process starting
-would supersede the first one's running jobs, which then stop at their next progress report.
+
+Several worker processes on one queue (a city: one per app server, on Redis). A claim records
+its worker as "host pid" (`job_worker`), and a starting worker leaves alone a transcode that
+another one is running: one on this host whose process is alive, or one on another host that
+reported progress within TRANSCODE_STALE_S. The token is replaced only if it did not change since
+it was read, so a worker claiming the job meanwhile keeps it. Each transcode is done once (bench/city.py).
 
 Every function here runs in an app context: the task wrappers registered by `register` push the
 app they were registered for.
@@ -15,7 +19,10 @@ app they were registered for.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
+import socket
 import threading
 
 from flask import current_app
@@ -23,7 +30,7 @@ from flask import current_app
 from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.models import Lesson, Rendition
-from xuetang.services.courses import enqueue_transcode
+from xuetang.services import courses
 from xuetang.video import media_store
 from xuetang.video.probe import NotAVideo, TranscodeError, ffmpeg_binary
 from xuetang.video.transcode import POSTER_NAME, TimeBudget, TranscodeTimeout, transcode
@@ -72,7 +79,7 @@ def run_transcode(lesson_id: int, token: str, final_attempt: bool = True) -> str
     try:
         claimed = (Lesson.update(status="transcoding", progress=0, failure_reason="",
                                  heartbeat_at=utcnow(), attempts=Lesson.attempts + 1,
-                                 updated_at=utcnow())
+                                 job_worker=worker_id(), updated_at=utcnow())
                    .where((Lesson.id == lesson_id) & (Lesson.job_token == token)
                           & Lesson.status.in_(("uploaded", "transcoding")))
                    .execute())
@@ -155,12 +162,49 @@ def recover_interrupted() -> list[int]:
                      .where(Lesson.status.in_(("uploaded", "transcoding"))
                             & Lesson.source_name.is_null(False))
                      .order_by(Lesson.id))
+        fresh_since = utcnow() - dt.timedelta(seconds=app.config["TRANSCODE_STALE_S"])
+        recovered = []
         for lesson in stuck:
-            # Half-written outputs of the killed attempt; the ready version (if any) stays.
+            if lesson.status == "transcoding" and running_elsewhere(lesson, fresh_since):
+                continue
+            token = courses.renew_job_token(lesson, replacing=True)
+            if token is None:
+                continue  # claimed by a worker since it was read
+            # Half-written outputs of the killed attempt (before any new job can start writing);
+            # the ready version (if any) stays.
             media_store.remove_versions(app.config["MEDIA_ROOT"], lesson.id,
                                         keep=lesson.media_version)
-            enqueue_transcode(lesson)
-        return [lesson.id for lesson in stuck]
+            courses.queue_transcode(lesson.id, token)
+            recovered.append(lesson.id)
+        return recovered
     finally:
         if opened:
             database.close()
+
+
+def worker_id() -> str:
+    """This job worker as a claim records it: "host pid"."""
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def running_elsewhere(lesson: Lesson, fresh_since: dt.datetime) -> bool:
+    """Whether another live worker is running this lesson's transcode (see the module docstring).
+
+    On this host a dead process (or this one, just started) settles it at once; a worker on
+    another host is trusted while its progress reports are fresh."""
+    if lesson.heartbeat_at is None or lesson.heartbeat_at < fresh_since:
+        return False
+    host, _, pid = (lesson.job_worker or "").rpartition(" ")
+    if not host or not pid.isdigit():
+        return False  # claimed before workers were recorded: as with one worker per queue
+    if host != socket.gethostname():
+        return True
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, under another user
+    return True

@@ -84,6 +84,7 @@ class Lesson(BaseModel):
     job_token = CharField(null=True)
     attempts = IntegerField(default=0)
     heartbeat_at = DateTimeField(null=True)  # last progress report of the running transcode
+    job_worker = CharField(null=True)  # "host pid" of the job worker running it (jobs.transcode)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

@@ -309,10 +309,27 @@ def enqueue_transcode(lesson) -> str:
     Call outside any open transaction: the worker must see the committed row. The queue is the
     app's (xuetang.jobs.init_app); the job itself is xuetang.jobs.transcode.
     """
-    token = secrets.token_hex(8)
-    (Lesson.update(status="uploaded", progress=0, failure_reason="", job_token=token,
-                   heartbeat_at=None, updated_at=utcnow())
-     .where(Lesson.id == lesson.id)
-     .execute())
-    current_app.extensions["jobs"].transcode(lesson.id, token)
+    token = renew_job_token(lesson)
+    queue_transcode(lesson.id, token)
     return token
+
+
+def renew_job_token(lesson, replacing: bool = False) -> str | None:
+    """Mark the lesson waiting for a job with a fresh token, which outdates any earlier job.
+
+    replacing (a job worker's recovery): only while the lesson still has the status and job token
+    it was read with; None when a worker claimed it meanwhile."""
+    token = secrets.token_hex(8)
+    where = Lesson.id == lesson.id
+    if replacing:
+        where &= (Lesson.status == lesson.status) & (Lesson.job_token == lesson.job_token)
+    updated = (Lesson.update(status="uploaded", progress=0, failure_reason="", job_token=token,
+                             heartbeat_at=None, job_worker=None, updated_at=utcnow())
+               .where(where)
+               .execute())
+    return token if updated else None
+
+
+def queue_transcode(lesson_id: int, token: str) -> None:
+    """Queue the transcode job of a lesson waiting with this token."""
+    current_app.extensions["jobs"].transcode(lesson_id, token)
