@@ -65,7 +65,7 @@ load: install-dev
 	$(BIN)/python bench/load.py --viewers 2000 --minutes 5 --check-interval 0 $(LOAD_ARGS)
 
 # dlib from source against OpenBLAS (and the host's AVX), replacing dlib-bin in the venv: a
-# face check's ResNet descriptor runs several times faster (docs/benchmarks.md, docs/deploy/).
+# face check's ResNet descriptor runs several times faster (docs/performance.md, docs/deploy/).
 # Needs: apt-get install cmake libopenblas-dev (and a C++ compiler); about 8-15 minutes.
 # `make install` after a requirements change puts dlib-bin back: run this again then.
 DLIB_SOURCE_VERSION ?= 20.0.0

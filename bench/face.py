@@ -168,7 +168,7 @@ def main() -> None:
     print()
     report(runs)
     if not args.other_dlib:
-        print("\n(no --other-dlib: only this interpreter's build; see docs/benchmarks.md)")
+        print("\n(no --other-dlib: only this interpreter's build; see docs/performance.md)")
     print()
     print(f"total {time.perf_counter() - started:.1f} s")
 

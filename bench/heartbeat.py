@@ -20,7 +20,7 @@ What it does, all on loopback, bounded in time and count:
    four or two completes a minute and takes the full path), beside an in-process hello world.
    The loaded servers' viewers beat many times a second, so almost all their beats are the
    common case; this line says what the mix of a real district costs.
-4. Prints a Markdown table for docs/benchmarks.md and stops both servers.
+4. Prints a Markdown table (make bench puts it in docs/benchmarks.md) and stops both servers.
 """
 
 import argparse

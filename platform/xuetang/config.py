@@ -41,7 +41,7 @@ ENV_SETTINGS = {
     "MAX_LECTURE_PIXELS": (3840 * 2160, int),
     # ffmpeg is killed past TRANSCODE_BASE_S + TRANSCODE_S_PER_S × the lecture's seconds.
     "TRANSCODE_BASE_S": (120, int),
-    "TRANSCODE_S_PER_S": (4, int),  # ~0.2 s/s measured at 640x480 (docs/benchmarks.md)
+    "TRANSCODE_S_PER_S": (4, int),  # ~0.2 s/s measured at 640x480 (docs/performance.md)
     # A transcode whose worker runs on another host and has not reported progress for this long
     # is taken to be dead, and a job worker that starts then runs it again (jobs.transcode).
     "TRANSCODE_STALE_S": (600, int),

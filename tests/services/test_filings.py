@@ -289,7 +289,7 @@ def test_formula_like_text_cells_in_xlsx_are_kept_as_text(ctx):
 
 
 def test_ten_thousand_rows_are_checked_and_stored(ctx):
-    """How fast this goes is measured by bench/filings.py (docs/benchmarks.md), not asserted."""
+    """How fast this goes is measured by bench/filings.py (docs/performance.md), not asserted."""
     series = Series.get(Series.name == "会计")
     people = [new_person(1000 + n, f"会计{n}", series) for n in range(200)]
     rows = [[p.real_name, p.id_number, "会计", f"会计继续教育第{k}期", "2021-10-01", "1"]
