@@ -14,7 +14,9 @@ itself:
    (the simulated people share one face, so it is written directly rather than through enrolment,
    whose one-face-one-account check would rightly hold them all for review).
 2. gunicorn with make run's flags (2 workers × 64 threads) on a free loopback port.
-3. An asyncio client (aiohttp) in this process: each viewer signs in, opens a play session,
+3. An asyncio client (aiohttp) in this process: viewers arrive --arrivals a second (a district's
+   2,000 do not all press play in the same second, and each start costs an opening face check);
+   each viewer signs in, opens a play session,
    answers the opening face check, and sends a heartbeat every HEARTBEAT_SECONDS on a fixed
    schedule (latency counted from the scheduled time, so queueing is not hidden), answering every
    check the server asks for with a fresh capture of a_webcam.jpg mirrored (the same person,
@@ -357,7 +359,7 @@ def run_once(args, viewers: int, minutes: float) -> dict:
             cpu_before = cpu_seconds(pids)
             stats, sims, elapsed = asyncio.run(drive(
                 f"http://127.0.0.1:{port}", ids, lesson, minutes, beat_s, args.wrong_share,
-                args.silent_share, ramp_s=min(60.0, viewers / 50)))
+                args.silent_share, ramp_s=viewers / args.arrivals))
             pids = process_tree(server.pid)
             cpu = cpu_seconds(pids) - cpu_before
             memory = peak_rss_mb(pids)
@@ -367,6 +369,7 @@ def run_once(args, viewers: int, minutes: float) -> dict:
     mismatches = ground_truth(sims, ledger)
     requests = sum(len(v) for v in stats.latencies.values())
     return {"viewers": viewers, "minutes": minutes, "beat_s": beat_s, "elapsed": elapsed,
+            "ramp_s": viewers / args.arrivals,
             "rps": requests / elapsed, "stats": stats, "cpu": cpu, "memory": memory,
             "mismatches": mismatches, "errors": sum(stats.errors.values()),
             "credited": sum(ledger.values()),
@@ -397,7 +400,8 @@ def _default(name: str):
 
 def report(result: dict) -> None:
     stats = result["stats"]
-    print(f"\n{result['viewers']} viewers, {result['minutes']} min, a beat every "
+    print(f"\n{result['viewers']} viewers arriving over {result['ramp_s']:.0f} s, then "
+          f"{result['minutes']} min all playing, a beat every "
           f"{result['beat_s']} s: {result['rps']:.1f} req/s over {result['elapsed']:.0f} s; "
           f"server CPU {result['cpu']:.1f} s ({result['cpu'] / result['elapsed']:.2f} cores), "
           f"peak RSS {result['memory']:.0f} MB")
@@ -432,6 +436,10 @@ def main() -> int:
                         help="mean seconds of play between random face checks (default: the "
                              "60 s, so a two-minute run has credited minutes to check; 0 keeps the "
                              "server's FACE_CHECK_MEAN_INTERVAL_S, 600, as make load does)")
+    parser.add_argument("--arrivals", type=float, default=4.0,
+                        help="viewers starting per second (each start is a sign-in and an "
+                             "opening face check, ~0.2 s of a core): the ramp lasts viewers / "
+                             "arrivals seconds, then all of them play for --minutes")
     parser.add_argument("--find-max", action="store_true")
     parser.add_argument("--postgres", help="a PostgreSQL URL whose public schema this run resets")
     args = parser.parse_args()
