@@ -221,7 +221,7 @@ def start(
         raise UploadError("分片过小：分片数量超过上限，请使用更大的分片。")
     token = secrets.token_hex(16)
     directory = Path(staging_root) / token
-    try:
+    with _space_given_back(directory):
         directory.mkdir(parents=True, mode=0o700)
         (directory / PART).touch(mode=0o600)
         (directory / HASHES).touch(mode=0o600)
@@ -235,12 +235,21 @@ def start(
             created=time.time(),
         )
         _write_manifest(directory, session)
+    return token
+
+
+@contextlib.contextmanager
+def _space_given_back(directory: Path):
+    """On a full disk, remove the upload and raise DiskFull: a full disk stays full for a while,
+    so a half-received upload that cannot finish only holds the space; the uploader starts again
+    later."""
+    try:
+        yield
     except OSError as exc:
         if not is_disk_full(exc):
             raise
         shutil.rmtree(directory, ignore_errors=True)
         raise DiskFull() from exc
-    return token
 
 
 def load(staging_root: str | os.PathLike, token: str) -> UploadSession:
@@ -312,18 +321,11 @@ def receive(
             raise UploadError("分片超出声明的文件大小。")
         if len(data) != expected:
             raise UploadError(f"分片 {index} 大小错误：应为 {expected} 字节，收到 {len(data)} 字节。")
-        try:
+        with _space_given_back(directory):
             _append(directory / PART, session.received, data)
             _append(directory / HASHES, index * HASH_LINE, (digest + "\n").encode("ascii"))
             session = replace(session, received=session.received + len(data), next_index=index + 1)
             _write_manifest(directory, session)
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            # A full disk stays full for a while: give the space back rather than keep a
-            # half-received upload that cannot finish; the uploader starts again later.
-            shutil.rmtree(directory, ignore_errors=True)
-            raise DiskFull() from exc
         return _progress(session)
 
 
