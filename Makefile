@@ -55,7 +55,7 @@ lint: install-dev
 
 # Every bench script, one after another, and docs/benchmarks.md regenerated from what they print;
 # BENCH_ARGS="--full" for the issues' full sizes, "--only face,stream" for some of them.
-# bench/city.py needs a PostgreSQL database it may reset: TEST_DATABASE_URL (else it is left out).
+# bench/city.py needs a PostgreSQL database it may reset: CITY_DATABASE_URL (else it is left out).
 bench: install-dev
 	$(BIN)/python bench/all.py $(BENCH_ARGS)
 

@@ -132,11 +132,12 @@ def main() -> int:
             continue
         args = list(full if options.full else short)
         if name == "city":
-            if not os.environ.get("TEST_DATABASE_URL"):
-                print("== bench/city.py left out: set TEST_DATABASE_URL to a PostgreSQL "
+            url = os.environ.get("CITY_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+            if not url:
+                print("== bench/city.py left out: set CITY_DATABASE_URL to a PostgreSQL "
                       "database it may reset", flush=True)
                 continue
-            args = ["--postgres", os.environ["TEST_DATABASE_URL"], *args]
+            args = ["--postgres", url, *args]
         if name == "face" and options.other_dlib:
             args += ["--other-dlib", options.other_dlib]
         sections[name], ok = run(name, purpose, args)

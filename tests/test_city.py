@@ -3,9 +3,10 @@ app servers behind nginx (round robin), two huey consumers on the Redis queue, o
 directory; one active device per person across servers, the sign-in limits shared, each
 transcode done once, the ledger equal to the ground truth.
 
-It needs PostgreSQL (TEST_DATABASE_URL: CI's PostgreSQL pass), redis-server and nginx (Debian's
-packages, which .ci/run installs). Without TEST_DATABASE_URL it is skipped (the SQLite pass); in
-CI a missing redis-server or nginx is a failure, elsewhere a skip.
+The city always runs on PostgreSQL, whichever engine the rest of the suite uses: it needs a
+database whose schema it may reset (CITY_DATABASE_URL, else TEST_DATABASE_URL), redis-server and
+nginx (Debian's packages). .ci/run provides all three for both passes, so in CI a missing one is
+a failure; elsewhere (no PostgreSQL server, or the packages not installed) a skip that says so.
 """
 
 import os
@@ -31,14 +32,15 @@ def tool(name: str) -> str | None:
 
 @pytest.fixture
 def city_database():
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("the city runs on PostgreSQL: set TEST_DATABASE_URL (CI's PostgreSQL pass does)")
+    url = os.environ.get("CITY_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     missing = [name for name in ("redis-server", "nginx") if tool(name) is None]
+    if not url:
+        missing.insert(0, "a PostgreSQL database it may reset (CITY_DATABASE_URL)")
     if missing:
+        reason = f"the city needs {' and '.join(missing)} (apt-get install postgresql redis-server nginx)"
         if os.environ.get("CI"):
-            pytest.fail(f"{missing} missing in CI: .ci/run must install redis-server and nginx")
-        pytest.skip(f"the city needs {' and '.join(missing)} (apt-get install redis-server nginx)")
+            pytest.fail(f"{reason}: .ci/run provides them")
+        pytest.skip(reason)
     return url
 
 
