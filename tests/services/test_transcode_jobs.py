@@ -2,7 +2,6 @@
 
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import stat
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.lessons import lesson_with_source
 from tests.support.paths import ROOT
 from tests.support.videos import make_video, stalling_ffmpeg
 from xuetang import jobs
@@ -20,7 +20,7 @@ from xuetang.clock import utcnow
 from xuetang.db import database
 from xuetang.jobs import transcode
 from xuetang.jobs.queue import make_huey
-from xuetang.models import Course, Lesson, Organization, Rendition
+from xuetang.models import Lesson, Rendition
 from xuetang.services import courses
 from xuetang.video import media_store
 from xuetang.video.probe import TranscodeError, ffmpeg_binary
@@ -29,22 +29,6 @@ from xuetang.video.probe import TranscodeError, ffmpeg_binary
 @pytest.fixture(scope="module")
 def source_video(tmp_path_factory):
     return make_video(tmp_path_factory.mktemp("jobs") / "src.mp4", seconds=2, size="320x240")
-
-
-def lesson_with_source(app, video: Path, token="t" * 16) -> int:
-    """A lesson whose uploaded source is in place, waiting for its job (token)."""
-    with app.app_context(), database.connection_context():
-        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
-        course = Course.create(organization=org, title="转码任务测试", category="public",
-                               declared_hours=1)
-        lesson = Lesson.create(course=course, title="第一讲", position=1)
-        name = media_store.new_source_name(lesson.id)
-        path = media_store.resolve(app.config["MEDIA_ROOT"], name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(video, path)
-        Lesson.update(source_name=name, status="uploaded", job_token=token).where(
-            Lesson.id == lesson.id).execute()
-        return lesson.id
 
 
 def failing_ffmpeg(tmp_path: Path) -> str:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.lessons import office_lesson
 from tests.support.videos import make_video
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
@@ -30,12 +31,9 @@ def uploader(app, client, auth):
     app.config["UPLOAD_CHUNK_BYTES"] = CHUNK
     assert auth.login("uploader").status_code == 303
     with app.app_context():
-        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
-        course = Course.create(organization=org, title="测试课程", category="public",
-                               declared_hours=2)
-        lesson = Lesson.create(course=course, title="第一讲", position=1)
+        lesson = office_lesson("测试课程")
     return {"client": client, "csrf": auth.csrf("/courses/"), "lesson": lesson.id,
-            "course": course.id, "app": app}
+            "course": lesson.course_id, "app": app}
 
 
 def start(ctx, size, filename="lecture.mp4"):

@@ -2,17 +2,16 @@
 during a transcode gives a clear Chinese error and leaves nothing half-written: no partial file
 where it could be served or resumed from, no rendition row, the space given back."""
 
-import shutil
 
 import pytest
 
 from tests.support.disks import fill, free_bytes, tiny_disk
+from tests.support.lessons import lesson_with_source, office_lesson
 from tests.support.videos import make_video
 from tests.web.test_courses_upload import lesson_row, send, start
 from xuetang.db import database
 from xuetang.jobs import transcode
-from xuetang.models import Course, Lesson, Organization, Rendition
-from xuetang.video import media_store
+from xuetang.models import Lesson, Rendition
 
 CHUNK = 256 * 1024
 DISK_FULL = "服务器存储空间不足"
@@ -31,12 +30,9 @@ def uploader(app, client, auth, small_media):
     app.config["UPLOAD_CHUNK_BYTES"] = CHUNK
     assert auth.login("uploader").status_code == 303
     with app.app_context():
-        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
-        course = Course.create(organization=org, title="磁盘已满测试", category="public",
-                               declared_hours=2)
-        lesson = Lesson.create(course=course, title="第一讲", position=1)
+        lesson = office_lesson("磁盘已满测试")
     return {"client": client, "csrf": auth.csrf("/courses/"), "lesson": lesson.id,
-            "course": course.id, "app": app}
+            "course": lesson.course_id, "app": app}
 
 
 def files_under(root) -> list:
@@ -77,25 +73,15 @@ def test_disk_full_when_an_upload_starts_is_a_clear_error(uploader, small_media)
 def test_disk_full_during_a_transcode_fails_with_the_reason_and_serves_nothing(
         app, small_media, tmp_path):
     video = make_video(tmp_path / "lecture.mp4", seconds=6, size="640x360")
-    with app.app_context(), database.connection_context():
-        org = Organization.select().where(Organization.kind == "title_office").order_by(Organization.id).get()
-        course = Course.create(organization=org, title="转码磁盘已满", category="public",
-                               declared_hours=1)
-        lesson = Lesson.create(course=course, title="第一讲", position=1)
-        name = media_store.new_source_name(lesson.id)
-        path = media_store.resolve(str(small_media), name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(video, path)
-        Lesson.update(source_name=name, status="uploaded", job_token="t" * 16).where(
-            Lesson.id == lesson.id).execute()
+    lesson_id = lesson_with_source(app, video, course_title="转码磁盘已满")  # MEDIA_ROOT: the tiny disk
     sources = files_under(small_media)
     fill(small_media, 48 * 1024)  # room for a bit of the first rendition, not for all of it
 
     with app.app_context():
-        assert transcode.run_transcode(lesson.id, "t" * 16, final_attempt=True) == "failed"
+        assert transcode.run_transcode(lesson_id, "t" * 16, final_attempt=True) == "failed"
     with app.app_context(), database.connection_context():
-        lesson = Lesson.get_by_id(lesson.id)
+        lesson = Lesson.get_by_id(lesson_id)
         assert lesson.status == "failed" and DISK_FULL in lesson.failure_reason
         assert lesson.media_version is None
-        assert not Rendition.select().where(Rendition.lesson == lesson.id).exists()
+        assert not Rendition.select().where(Rendition.lesson == lesson_id).exists()
     assert files_under(small_media) == sources  # the source stays for a retry; no output left
