@@ -160,6 +160,14 @@ class FaceEngine:
             shape = self._predictor(rgb, rect)
         return self._dlib.get_face_chip(rgb, shape, size=size)
 
+    def describe_with_chip(self, rgb: np.ndarray, rect) -> tuple[np.ndarray, np.ndarray]:
+        """The descriptor and the aligned 150x150 chip it is computed from, the landmarks found
+        once (what `describe` would compute; the chip is also what likeness compares)."""
+        with self._describe_lock:
+            shape = self._predictor(rgb, rect)
+            chip = self._dlib.get_face_chip(rgb, shape, size=150)
+            return np.array(self._net.compute_face_descriptor(chip), dtype=np.float64), chip
+
     def describe_chip(self, chip: np.ndarray) -> np.ndarray:
         """The descriptor of an already aligned 150x150 chip."""
         with self._describe_lock:
@@ -201,8 +209,10 @@ class FaceEngine:
         problems = quality_problems(box, rgb.shape, luminance, sharp, limits)
         # No descriptor for a poor frame: a dark face still gets one, but it drifts (a_dark is
         # 0.44 from a_enroll, same person) and could pass or fail for the wrong reason.
-        descriptor = None if problems else self.describe(rgb, rects[0])
-        chip = None if problems else likeness.signature(self.face_chip(rgb, rects[0]))
+        descriptor = chip = None
+        if not problems:
+            descriptor, face_chip = self.describe_with_chip(rgb, rects[0])
+            chip = likeness.signature(face_chip)
         result.update(descriptor=descriptor, box=box, luminance=luminance, sharpness=sharp,
                       signature=chip)
         return Analysis(**result, problems=tuple(problems))
