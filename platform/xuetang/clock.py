@@ -11,6 +11,7 @@ the TIMEZONE setting (default Asia/Shanghai, Beijing time): `local_time` for tem
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,11 @@ def to_ms(moment: dt.datetime) -> int:
 def zone() -> ZoneInfo:
     """The TIMEZONE setting: people's clock, and the calendar the study year is counted in."""
     name = current_app.config["TIMEZONE"] if has_app_context() else config.default("TIMEZONE")
+    return _zone(name)
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 

@@ -36,9 +36,22 @@
     if (saved && names.indexOf(saved) >= 0) return saved;
     var lowest = sources[0], best = lowest;
     var c = navigator.connection;
-    if (!c || c.saveData || /2g|3g/.test(c.effectiveType || "") || !c.downlink) return lowest.name;
-    sources.forEach(function (s) { if (s.kbps * 1.5 <= c.downlink * 1000) best = s; });
+    if (c && (c.saveData || /2g|3g/.test(c.effectiveType || ""))) return lowest.name;
+    // The lower of the browser's estimate and what this page's own HTML took to arrive: some
+    // browsers fix or round navigator.connection (or have none), the page's delivery is real.
+    var kbps = Math.min(c && c.downlink ? c.downlink * 1000 : Infinity, pageKbps());
+    if (!isFinite(kbps)) return lowest.name;  // nothing known: the safe start
+    sources.forEach(function (s) { if (s.kbps * 1.5 <= kbps) best = s; });
     return best.name;
+  }
+
+  function pageKbps() {
+    // Bits of the page over the time from its first to its last byte (bits per ms = kb/s): the
+    // server's own time to answer does not count, the link's does. A page that came at once
+    // says nothing (Infinity: the browser's estimate, if any, decides).
+    var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    if (!nav || !nav.transferSize || !(nav.responseEnd > nav.responseStart)) return Infinity;
+    return nav.transferSize * 8 / (nav.responseEnd - nav.responseStart);
   }
 
   function sourceOf(name) {

@@ -188,10 +188,23 @@ def test_a_slow_connection_starts_with_the_smallest_rendition(study_app, lesson_
             "offline": False, "latency": 300, "downloadThroughput": 500 * 1000 // 8,
             "uploadThroughput": 250 * 1000 // 8})
         open_player(page, server, lesson_id)
-        # 360p (~400 kb/s) needs 600 kb/s with the player's 1.5x headroom
-        assert page.evaluate("navigator.connection.downlink") < 0.6
+        # 360p (~400 kb/s) needs 600 kb/s with the player's 1.5x headroom. The page's own
+        # delivery decides (Chromium >= 150 keeps navigator.connection at a fixed estimate
+        # whatever the emulated link).
         assert page.locator("#rendition").input_value() == "240p"
         assert "240p" in page.evaluate("document.getElementById('video').currentSrc")
+
+
+def test_a_fast_connection_starts_with_the_larger_rendition(study_app, lesson_video,
+                                                             browser_page, trainee_id):
+    """The weak-link rule above is a measurement, not a constant: on loopback, 360p."""
+    lesson_id = add_lesson(study_app, lesson_video, "快网", renditions=("240p", "360p"))
+    page = browser_page
+    with serve(study_app) as server:
+        sign_in(page, server, trainee_id)
+        open_player(page, server, lesson_id)
+        assert page.locator("#rendition").input_value() == "360p"
+        assert "360p" in page.evaluate("document.getElementById('video').currentSrc")
 
 
 PLAYING = "() => { const v = document.getElementById('video'); return !v.paused && !v.ended; }"

@@ -78,10 +78,9 @@ def test_tampered_links_are_refused(app, player_links):
 def test_an_expired_link_says_so_and_fresh_links_are_given(app, client, player_links):
     lesson = player_links["lesson"]
     path = player_links["sources"]["240p"].split("?")[0]
-    with app.test_request_context():
-        from xuetang.web.media import link_secret
+    from xuetang.web.media import link_secret
 
-        expired = links.signed_url(link_secret(), path, int(time.time()) - 1)
+    expired = links.signed_url(link_secret(app.config), path, int(time.time()) - 1)
     reply = app.test_client().get(expired)
     assert reply.status_code == 403
     assert reply.get_json()["code"] == "link_expired" and "过期" in reply.get_json()["error"]

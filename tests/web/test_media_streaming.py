@@ -9,7 +9,7 @@ from werkzeug.http import http_date
 from tests.support.videos import make_video
 from xuetang.models import Course, Lesson, Organization, Rendition
 from xuetang.video import media_store
-from xuetang.web.media import BoundedFile
+from xuetang.web.sendfile import BoundedFile
 
 
 @pytest.fixture(scope="module")

@@ -66,11 +66,12 @@ def bounded(low: int, high: int):
     return parse
 
 
-def _depth(value, limit: int, level: int = 1) -> int:
+def json_depth(value, limit: int, level: int = 1) -> int:
+    """How deep a parsed JSON value nests, counted up to just past `limit`."""
     if level > limit or not isinstance(value, (list, dict)):
         return level
     children = value.values() if isinstance(value, dict) else value
-    return max((_depth(child, limit, level + 1) for child in children), default=level)
+    return max((json_depth(child, limit, level + 1) for child in children), default=level)
 
 
 def _bounded_json():
@@ -90,7 +91,7 @@ def _bounded_json():
         abort(400)
     except BadRequest:
         return None  # the view's own get_json(silent=True) reports it as it always has
-    if _depth(value, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
+    if json_depth(value, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
         abort(400)
     return None
 
@@ -203,4 +204,8 @@ def init_app(app):
         app.register_error_handler(status, error_page(status, title, message))
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
+
+    from xuetang.web.hotpaths import HotPaths
+
+    app.wsgi_app = HotPaths(app, app.wsgi_app)  # heartbeats and signed media before Flask
 

@@ -21,16 +21,26 @@ CSP = "; ".join([
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+BASE = (
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+)
+WITH_HSTS = (*BASE, ("Strict-Transport-Security", HSTS))
+
+
+def for_response(config) -> tuple:
+    """The headers every answer carries (HSTS only when the site is served over HTTPS)."""
+    return WITH_HSTS if config["SESSION_COOKIE_SECURE"] else BASE
+
+
 def add_security_headers(response: Response) -> Response:
     """Set the headers unless a view chose its own."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in for_response(current_app.config):
+        headers.setdefault(name, value)
     return response
 
 
