@@ -156,12 +156,8 @@ class HotPaths:
                 payload = None  # as Flask's get_json(silent=True): the beat's own 400 follows
             if json_depth(payload, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
                 return _json_answer(400, {"ok": False, "error": "心跳数据无效"})
-        database.connect(reuse_if_open=True)
-        try:
+        with database.connection_context():  # back to the pool afterwards, as after a request
             body, status = beat(payload, self._cookie_user_id(environ))
-        finally:
-            if not database.is_closed():
-                database.close()
         return _json_answer(status, body)
 
     def _media(self, environ) -> sendfile.Answer:
