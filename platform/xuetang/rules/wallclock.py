@@ -13,10 +13,10 @@ server time of the beat that closed it. Occupied pieces never overlap, so over a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
+
+from xuetang.rules.rates import ceil_over, floor_times
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,10 @@ def charge(clock: PersonClock, step_from_ms: int, step_to_ms: int, advance_ms: i
     credited, and the person's clock after crediting it."""
     if advance_ms <= 0:
         return clock, 0
-    rate = Fraction(max_rate)
     start = step_from_ms if clock.occupied_until_ms is None else max(
         clock.occupied_until_ms, step_from_ms)
     room_ms = step_to_ms + tolerance_ms - start
-    credit = max(0, min(advance_ms, math.floor(rate * room_ms)))
+    credit = max(0, min(advance_ms, floor_times(max_rate, room_ms)))
     if credit == 0:
         return clock, 0
-    return PersonClock(start + math.ceil(credit / rate)), credit
+    return PersonClock(start + ceil_over(credit, max_rate)), credit

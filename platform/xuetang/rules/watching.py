@@ -38,12 +38,11 @@ Positions arrive as seconds (float, str or Decimal) and are converted once, at t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from fractions import Fraction
 
 from xuetang.rules.heartbeat import ENDED, PAUSE, SEEK, Heartbeat
+from xuetang.rules.rates import floor_times
 from xuetang.rules.timeline import Stretch, measure_ms, union
 from xuetang.rules.wallclock import PersonClock, charge
 
@@ -173,13 +172,11 @@ class SessionState:
 
     def allowance_ms(self, elapsed_ms: int) -> int:
         """The largest forward step that still counts as watching after elapsed_ms (server)."""
-        rate = Fraction(self.max_rate) + Fraction(self.tolerance_ratio)
-        return math.floor(rate * elapsed_ms) + self.tolerance_ms
+        return floor_times(self.max_rate + self.tolerance_ratio, elapsed_ms) + self.tolerance_ms
 
     def budget_ms(self) -> int:
         """What the session may still credit: floor(max_rate * playing_ms) + tolerance - earned."""
-        return math.floor(Fraction(self.max_rate) * self.playing_ms) + self.tolerance_ms \
-            - self.earned_ms
+        return floor_times(self.max_rate, self.playing_ms) + self.tolerance_ms - self.earned_ms
 
     def to_dict(self) -> dict:
         return {
