@@ -47,10 +47,12 @@
 
   function pageKbps() {
     // Bits of the page over the time from its first to its last byte (bits per ms = kb/s): the
-    // server's own time to answer does not count, the link's does. A page that came at once
-    // says nothing (Infinity: the browser's estimate, if any, decides).
+    // server's own time to answer does not count, the link's does. Only a page that took a
+    // tenth of a second or more says something (a link under ~150 kb/s for this small page);
+    // shorter gaps are a busy server's scheduling as often as the link (Infinity: the
+    // browser's estimate, if any, decides).
     var nav = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
-    if (!nav || !nav.transferSize || !(nav.responseEnd > nav.responseStart)) return Infinity;
+    if (!nav || !nav.transferSize || !(nav.responseEnd - nav.responseStart >= 100)) return Infinity;
     return nav.transferSize * 8 / (nav.responseEnd - nav.responseStart);
   }
 
