@@ -1,11 +1,14 @@
 """Completion statistics (应学尽学) by SQL aggregation over the ledger.
 
 The rule is `rules.annual.annual_status`, applied in SQL the same way: each person's lines of the
-year are summed per (source, category); a net negative source counts as zero; competition hours
-are capped per category; the public and professional sums are compared with the policy's
-minimums. Amounts stay exact integers: one hour is `100 * minutes_per_hour` units, so a minute
-is 100 units and an hour stored as hundredths (HoursField) is `minutes_per_hour` units per
-hundredth. A person is met (or exempt), in progress (some counted hours) or not started.
+year are summed per (source, category) — read from ledger_total, which triggers on the ledger
+keep as every line is written (models.ledger.LedgerTotal, m0016), so a report reads one row per
+person, source and category instead of every line; a net negative source counts as zero;
+competition hours are capped per category; the public and professional sums are compared with
+the policy's minimums. Amounts stay exact integers: one hour is `100 * minutes_per_hour` units,
+so a minute is 100 units and an hour stored as hundredths (HoursField) is `minutes_per_hour`
+units per hundredth. A person is met (or exempt), in progress (some counted hours) or not
+started.
 
 `person_status_sql` is the one query every figure is built on; the group queries fold it by
 district, employer or series, and `people` lists it person by person.
@@ -79,16 +82,14 @@ def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None,
         scope_where = f" AND {column} = ?"
         scope_params = [scope[1]]
         # Narrow the ledger scan to the scope's people before grouping.
-        ledger_join = f" JOIN person p ON p.id = l.person_id{scope_where}"
+        ledger_join = f" JOIN person p ON p.id = t.person_id{scope_where}"
     people_from = ("counted c JOIN person p ON p.id = c.person_id" if started_only
                    else "person p LEFT JOIN counted c ON c.person_id = p.id")
     sql = f"""
     WITH sums AS (
-      SELECT l.person_id, l.source, l.category,
-             SUM(COALESCE(l.minutes, 0) * ? + COALESCE(l.hours, 0) * ?) AS units
-      FROM ledger_line l{ledger_join}
-      WHERE l.year = ?
-      GROUP BY l.person_id, l.source, l.category
+      SELECT t.person_id, t.source, t.category, t.minutes * ? + t.hours * ? AS units
+      FROM ledger_total t{ledger_join}
+      WHERE t.year = ?
     ), counted AS (
       SELECT person_id,
              SUM(CASE WHEN category = ? THEN c ELSE 0 END) AS pub,
@@ -301,7 +302,8 @@ def iterate(sql: str, params: list, batch: int = 2000):
 
 
 def raw_group_by_sql(units: Units, year: int) -> tuple[str, list]:
-    """The bare GROUP BY every figure is built on (bench/report.py times the report beside it)."""
+    """The bare GROUP BY over the ledger's lines that every figure rests on (ledger_total holds
+    its result, kept as lines are written); bench/report.py times the report beside it."""
     return _sql("""SELECT person_id, source, category,
                           SUM(COALESCE(minutes, 0) * ? + COALESCE(hours, 0) * ?) AS units
                    FROM ledger_line WHERE year = ?
