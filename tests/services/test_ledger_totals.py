@@ -80,3 +80,15 @@ def test_bulk_update_and_delete_are_followed_too(wang):
     LedgerLine.delete().where(LedgerLine.id == line.id).execute()
     assert totals_of(wang, "adjustment", 2020) == []  # no line, no row: as the GROUP BY
     assert LedgerTotal.disagreements() == 0
+
+
+def test_one_statement_of_many_lines_with_repeated_keys(wang):
+    """A bulk INSERT (PostgreSQL sums it once per statement, SQLite once per row)."""
+    LedgerLine.insert_many([
+        {"person": wang, "year": 2019, "category": "public", "source": "online", "minutes": m}
+        for m in (10, 20, 30)] + [
+        {"person": wang, "year": 2019, "category": "professional", "source": "online",
+         "minutes": 5}]).execute()
+    assert {(t["category"], t["lines"], t["minutes"]) for t in totals_of(wang, "online", 2019)} == {
+        ("public", 3, 60), ("professional", 1, 5)}
+    assert LedgerTotal.disagreements() == 0
