@@ -2,12 +2,15 @@
 
 Run from the repo root: python bench/report.py [--people N] [--lines N] [--repeat R]
                                                [--postgres URL] [--skip-sqlite]
-  ours    services.reports.city_table: the per-person status query (sum per source and
-          category, caps, the policy's minimums) folded per district, plus building the table
+  ours    services.reports.city_table: the per-person status query (sums per source and
+          category read from ledger_total, which triggers on ledger_line keep as the lines are
+          written; caps; the policy's minimums) folded per district, plus building the table
   anchor  the bare GROUP BY it is built on: SELECT person, source, category, SUM(amount)
           FROM ledger_line WHERE year = 2021 GROUP BY person, source, category, run to the end
           inside the database (wrapped in SELECT COUNT(*), SUM(...), so neither side ships
-          rows to Python: the report's answer is 15 rows)
+          rows to Python: the report's answer is 15 rows). It reads every line, as the issue
+          defines it: ledger_total is what that GROUP BY gives, kept beside the ledger; the build
+          loads the lines with the triggers on, and checks the totals against this GROUP BY
   export  the city-wide person list (one row per person) as the background export job writes it
           (services.exports.run), in a child process so its peak memory (ru_maxrss) is the
           job's alone; with how often its progress row changed, polled as the page does
@@ -61,7 +64,7 @@ def build(url: str, people: int, lines: int) -> None:
     """Schema, reference data, employers, people and ledger lines, in bulk."""
     from xuetang import migrations
     from xuetang.db import database, is_postgres
-    from xuetang.models import District, Organization, Person, Series
+    from xuetang.models import District, LedgerTotal, Organization, Person, Series
     from xuetang.seed import demo_city
     from xuetang.seed.reference import ensure_reference_data
 
@@ -104,6 +107,11 @@ def build(url: str, people: int, lines: int) -> None:
         else:
             database.execute_sql("ANALYZE")
         print(f"  analyze in {time.perf_counter() - started:.1f} s", flush=True)
+        started = time.perf_counter()
+        wrong = LedgerTotal.disagreements()
+        print(f"  ledger_total: {LedgerTotal.select().count()} rows, {wrong} differing from the "
+              f"ledger's GROUP BY (checked in {time.perf_counter() - started:.1f} s)", flush=True)
+        assert wrong == 0
 
 
 def _ledger(database, postgres: bool, ids, filing, target: int, rng, demo_city) -> int:

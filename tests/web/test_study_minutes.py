@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.study import Player, make_lesson, online_minutes, without_random_checks
 from xuetang.db import database
-from xuetang.models import Lesson, Rendition, StudyCredit
+from xuetang.models import LedgerTotal, Lesson, Person, Rendition, StudyCredit
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +45,22 @@ def watch(client, clock, lesson_id: int, duration_s: int) -> None:
 
 def test_ten_lessons_of_four_and_a_half_minutes_earn_forty_five(client, signed_in, clock,
                                                                trainee_id):
+    with database.connection_context():
+        before = online_total(trainee_id)
     for lesson_id in course_of(10, 270):
         watch(client, clock, lesson_id, 270)
     assert online_minutes(trainee_id, 2021) == 45
     with database.connection_context():
         assert max(c.course_covered_ms for c in StudyCredit.select()) == 2_700_000
+        # The crediting INSERT (not the model) moved the report's totals with it.
+        assert online_total(trainee_id) == before + 45 and LedgerTotal.disagreements() == 0
+
+
+def online_total(id_number: str) -> int:
+    """The trainee's online minutes of 2021 as the completion report reads them."""
+    found = LedgerTotal.get_or_none((LedgerTotal.person == Person.get(Person.id_number == id_number))
+                                    & (LedgerTotal.year == 2021) & (LedgerTotal.source == "online"))
+    return found.minutes if found else 0
 
 
 def test_a_thirty_second_lesson_earns_with_the_next_one(client, signed_in, clock, trainee_id):

@@ -20,7 +20,7 @@ from xuetang.models.filings import (
     FilingPeriod,
     FilingRow,
 )
-from xuetang.models.ledger import LedgerLine
+from xuetang.models.ledger import LedgerLine, LedgerTotal
 from xuetang.models.notices import NOTICE_MODELS, Notice, NoticeAttachment, OfficeSeries
 from xuetang.models.people import (
     ADMIN_ROLE_FOR_KIND,
@@ -62,7 +62,7 @@ ALL_MODELS = (FOUNDATION_MODELS + COURSE_MODELS + FACE_MODELS + STUDY_MODELS + S
 __all__ = [
     "ADMIN_ROLE_FOR_KIND", "ALL_MODELS", "COURSE_MODELS", "Course", "CourseSeries", "Lesson",
     "Rendition", "FOUNDATION_MODELS", "ORG_KINDS", "ROLES", "Account",
-    "District", "LedgerLine", "Organization", "Person", "RoleGrant", "Series", "Specialty",
+    "District", "LedgerLine", "LedgerTotal", "Organization", "Person", "RoleGrant", "Series", "Specialty",
     "StudyYear",
     "FACE_MODELS", "FaceCheck", "FaceConsent", "FaceReference", "FaceReview", "FaceThreshold",
     "ReferenceChange",

@@ -1,6 +1,13 @@
 """The credit ledger: append-only lines; a correction is a reversing line, never an update."""
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    CharField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
 from xuetang.clock import utcnow
 from xuetang.models.base import BaseModel, HoursField
@@ -58,3 +65,37 @@ class LedgerLine(BaseModel):
                                  source=self.source, minutes=opposite.minutes,
                                  hours=opposite.hours, evidence=f"冲正：{reason}",
                                  reverses=self, created_by=created_by)
+
+
+class LedgerTotal(BaseModel):
+    """The ledger summed per year, person, source and category: what the completion report reads
+    instead of every line. Kept by triggers on ledger_line (m0016), so it changes in the same
+    statement, hence the same transaction, as every line however the line is written (the model,
+    the crediting INSERT, bulk loads). Raw sums only: the caps and minimums are applied when read
+    (rules.annual, services.completion), so a changed policy needs no rebuild."""
+
+    year = IntegerField()
+    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    source = CharField()
+    category = CharField()
+    lines = IntegerField(default=0)  # how many ledger lines; a key with none has no row
+    minutes = IntegerField(default=0)
+    hours = HoursField(default=0)  # hundredths, as on the lines
+
+    class Meta:
+        table_name = "ledger_total"
+        primary_key = CompositeKey("year", "person", "source", "category")
+
+    def save(self, *args, **kwargs):
+        raise PermissionError("ledger totals are kept by the database; append a ledger line")
+
+    @classmethod
+    def disagreements(cls) -> int:
+        """Keys whose totals differ from the ledger's own GROUP BY, either way (0: in step)."""
+        ledger = ("SELECT year, person_id, source, category, COUNT(*), "
+                  "SUM(COALESCE(minutes, 0)), SUM(COALESCE(hours, 0)) "
+                  "FROM ledger_line GROUP BY year, person_id, source, category")
+        totals = "SELECT year, person_id, source, category, lines, minutes, hours FROM ledger_total"
+        both_ways = f"""SELECT (SELECT COUNT(*) FROM ({ledger} EXCEPT {totals}) AS a)
+                               + (SELECT COUNT(*) FROM ({totals} EXCEPT {ledger}) AS b)"""  # noqa: S608
+        return int(cls._meta.database.execute_sql(both_ways).fetchone()[0])

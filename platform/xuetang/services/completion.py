@@ -1,11 +1,14 @@
 """Completion statistics (应学尽学) by SQL aggregation over the ledger.
 
 The rule is `rules.annual.annual_status`, applied in SQL the same way: each person's lines of the
-year are summed per (source, category); a net negative source counts as zero; competition hours
-are capped per category; the public and professional sums are compared with the policy's
-minimums. Amounts stay exact integers: one hour is `100 * minutes_per_hour` units, so a minute
-is 100 units and an hour stored as hundredths (HoursField) is `minutes_per_hour` units per
-hundredth. A person is met (or exempt), in progress (some counted hours) or not started.
+year are summed per (source, category) — read from ledger_total, which triggers on the ledger
+keep as every line is written (models.ledger.LedgerTotal, m0016), so a report reads one row per
+person, source and category instead of every line; a net negative source counts as zero;
+competition hours are capped per category; the public and professional sums are compared with
+the policy's minimums. Amounts stay exact integers: one hour is `100 * minutes_per_hour` units,
+so a minute is 100 units and an hour stored as hundredths (HoursField) is `minutes_per_hour`
+units per hundredth. A person is met (or exempt), in progress (some counted hours) or not
+started.
 
 `person_status_sql` is the one query every figure is built on; the group queries fold it by
 district, employer or series, and `people` lists it person by person.
@@ -13,6 +16,7 @@ district, employer or series, and `people` lists it person by person.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -78,17 +82,15 @@ def person_status_sql(units: Units, year: int, scope: tuple[str, int] | None,
         column = SCOPE_COLUMNS[scope[0]]
         scope_where = f" AND {column} = ?"
         scope_params = [scope[1]]
-        # Narrow the ledger scan to the scope's people before grouping.
-        ledger_join = f" JOIN person p ON p.id = l.person_id{scope_where}"
+        # Narrow the totals to the scope's people before folding them.
+        ledger_join = f" JOIN person p ON p.id = t.person_id{scope_where}"
     people_from = ("counted c JOIN person p ON p.id = c.person_id" if started_only
                    else "person p LEFT JOIN counted c ON c.person_id = p.id")
     sql = f"""
     WITH sums AS (
-      SELECT l.person_id, l.source, l.category,
-             SUM(COALESCE(l.minutes, 0) * ? + COALESCE(l.hours, 0) * ?) AS units
-      FROM ledger_line l{ledger_join}
-      WHERE l.year = ?
-      GROUP BY l.person_id, l.source, l.category
+      SELECT t.person_id, t.source, t.category, t.minutes * ? + t.hours * ? AS units
+      FROM ledger_total t{ledger_join}
+      WHERE t.year = ?
     ), counted AS (
       SELECT person_id,
              SUM(CASE WHEN category = ? THEN c ELSE 0 END) AS pub,
@@ -156,6 +158,20 @@ class Row:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@contextmanager
+def _serial_plan():
+    """Without parallel workers on PostgreSQL: its parallel plan of the grouped query repeats the
+    whole per-person fold in each worker (`loops=2` under a Parallel Index Scan of person), 0.65 s
+    against 0.35 s serial at city scale (docs/performance.md). SET LOCAL ends with the
+    transaction."""
+    if not is_postgres():
+        yield
+        return
+    with database.atomic():
+        database.execute_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
+
+
 def grouped(study_year: StudyYear, group: str, scope: tuple[str, int] | None = None
             ) -> dict[int | None, Row]:
     """The completion figures of every person in `scope`, folded by `group` (a column name).
@@ -189,14 +205,16 @@ def grouped(study_year: StudyYear, group: str, scope: tuple[str, int] | None = N
     nothing_required = (units.required_total <= 0 and units.required_public <= 0
                         and units.required_professional <= 0)
     rows = {}
-    for key, registered, exempt in database.execute_sql(people_sql, [False, *scope_params]):
+    with _serial_plan():
+        registered_rows = database.execute_sql(people_sql, [False, *scope_params]).fetchall()
+        started_rows = database.execute_sql(started_sql, params).fetchall()
+    for key, registered, exempt in registered_rows:
         row = rows[key] = Row(key, int(registered), int(exempt or 0))
         if nothing_required:  # until their lines say otherwise, as people without lines are
             row.met = row.must_study
         else:
             row.not_started = row.must_study
-    for key, started, met, progress, not_started, pub, pro in (
-            database.execute_sql(started_sql, params).fetchall()):
+    for key, started, met, progress, not_started, pub, pro in started_rows:
         row = rows[key]
         if nothing_required:
             row.met -= int(started or 0)
@@ -301,7 +319,8 @@ def iterate(sql: str, params: list, batch: int = 2000):
 
 
 def raw_group_by_sql(units: Units, year: int) -> tuple[str, list]:
-    """The bare GROUP BY every figure is built on (bench/report.py times the report beside it)."""
+    """The bare GROUP BY over the ledger's lines that every figure rests on (ledger_total holds
+    its result, kept as lines are written); bench/report.py times the report beside it."""
     return _sql("""SELECT person_id, source, category,
                           SUM(COALESCE(minutes, 0) * ? + COALESCE(hours, 0) * ?) AS units
                    FROM ledger_line WHERE year = ?
