@@ -133,6 +133,10 @@ def test_random_checks_arrive_in_heartbeat_answers(app, tab, clock):
     nonces = {a.get_json()["face"]["check"]["nonce"] for a in answers
               if a.get_json()["face"]["check"]}
     assert nonces
+    # The snapshot URL is a path on this site, whatever Host the beat came with (behind nginx
+    # an absolute URL named the proxy's upstream address without its port).
+    urls = {a.get_json()["face"]["check"]["url"] for a in answers if a.get_json()["face"]["check"]}
+    assert all(url.startswith("/faces/checks/") for url in urls), urls
     with database.connection_context():
         assert FaceCheck.select().where((FaceCheck.play_session_id == tab.session)
                                         & (FaceCheck.kind == "in_play")).count() >= 1

@@ -141,7 +141,10 @@ def check_due(play_ms_since_last_check: int, step_ms: int, *, mean_interval_s: i
 
 def check_payload(check: FaceCheck) -> dict:
     """What the player needs to answer a check: nonce, deadline, late window, where to post."""
-    return {"nonce": check.nonce, "url": url_for("faces.submit_snapshot", nonce=check.nonce),
+    # A path, never an absolute URL: a beat answered outside a request context (web/hotpaths.py)
+    # would get Flask's external default, naming whatever Host the proxy passed.
+    url = url_for("faces.submit_snapshot", nonce=check.nonce, _external=False)
+    return {"nonce": check.nonce, "url": url,
             "kind": check.kind, "late_s": int(current_app.config["FACE_CHECK_LATE_S"]),
             "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
 
