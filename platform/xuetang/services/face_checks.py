@@ -140,12 +140,10 @@ def check_due(play_ms_since_last_check: int, step_ms: int, *, mean_interval_s: i
 
 
 def check_payload(check: FaceCheck) -> dict:
-    """What the player needs to answer a check: nonce, deadline, late window, where to post."""
-    # A path, never an absolute URL: a beat answered outside a request context (web/hotpaths.py)
-    # would get Flask's external default, naming whatever Host the proxy passed.
-    url = url_for("faces.submit_snapshot", nonce=check.nonce, _external=False)
-    return {"nonce": check.nonce, "url": url,
-            "kind": check.kind, "late_s": int(current_app.config["FACE_CHECK_LATE_S"]),
+    """What the player needs to answer a check: nonce, deadline, late window, where to post (a
+    path even outside a request context, web/hotpaths.py, where url_for defaults to absolute)."""
+    return {"nonce": check.nonce, "kind": check.kind, "late_s": int(current_app.config["FACE_CHECK_LATE_S"]),
+            "url": url_for("faces.submit_snapshot", nonce=check.nonce, _external=False),
             "deadline_s": int((check.expires_at - check.issued_at).total_seconds())}
 
 
@@ -297,8 +295,7 @@ class Decision:
         data = {
             "decision": self.check.decision,
             "passed": self.check.decision == "pass",
-            "reason_code": self.check.reason_code,
-            "reason": self.check.reason,
+            "reason_code": self.check.reason_code, "reason": self.check.reason,
             "problems": self.problems,
         }
         if self.retry is not None:
