@@ -23,8 +23,11 @@ itself:
    another view; unmirrored it would be the reference re-cropped). A share of the
    viewers (--wrong-share) answers with b_webcam.jpg (someone else), another (--silent-share)
    never answers.
-4. It prints requests per second, p50/p95/p99 per endpoint, errors, the server's CPU seconds and
-   peak memory, and then the ground truth: for every viewer, the minutes on the ledger must equal
+   A snapshot answered 503 (the server's face analysis busy: the check stays open) is sent again
+   every 3 s with its age, as the page does; only one still refused past the deadline is an error.
+4. It prints requests per second, p50/p95/p99 per endpoint, errors by kind, the server's CPU
+   seconds (web workers and their face-analysis processes) and peak memory, the load generator's
+   own CPU and the machine's load average, and then the ground truth: for every viewer, the minutes on the ledger must equal
    floor(the position of its last acknowledged beat before its last passed check / 60 s), and the
    wrong-face and silent viewers must have earned nothing.
 With --find-max it repeats short runs with 500, 1000, 2000, 4000, … viewers and reports the
@@ -36,6 +39,7 @@ import asyncio
 import os
 import random
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -51,6 +55,7 @@ from procstat import cpu_seconds, peak_rss_mb, percentile, process_tree  # noqa:
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT / "tests" / "fixtures" / "faces"
 PASSWORD = "load-pass-1"
+RESEND_S = 3  # face-player.js RESEND_MS
 MAX_VIEWERS, MAX_MINUTES = 20_000, 30
 P99_GOAL_MS = 300
 
@@ -170,13 +175,17 @@ def live_capture(source, rng: random.Random) -> bytes:
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "503", "timeout", "reset", …
+    resent: int = 0  # snapshots answered 503 (analysis busy) and sent again, as the page does
     error_samples: list[str] = field(default_factory=list)
     debug: bool = bool(os.environ.get("LOAD_DEBUG"))
 
-    def record(self, endpoint: str, ms: float, ok: bool, detail: str = "") -> None:
+    def record(self, endpoint: str, ms: float, ok: bool, detail: str = "", kind: str = "") -> None:
         self.latencies.setdefault(endpoint, []).append(ms)
         if not ok:
             self.errors[endpoint] = self.errors.get(endpoint, 0) + 1
+            kind = kind or detail.split(" ")[0]
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
             if len(self.error_samples) < 5:
                 self.error_samples.append(f"{endpoint}: {detail[:160]}")
 
@@ -201,6 +210,8 @@ class Viewer:
             try:
                 async with http.request(method, self.base + path, **kwargs) as response:
                     body = await response.read()
+                    if endpoint == "snapshot" and response.status == 503:
+                        return response.status, body  # resent by answer(), as the page does
                     ok = response.status < 400 or (endpoint == "snapshot" and response.status < 500)
                     self.stats.record(endpoint, (time.monotonic() - start) * 1000, ok,
                                       f"{response.status} {body[:120]!r}")
@@ -212,9 +223,10 @@ class Viewer:
                 # (a beat is idempotent by seq), and so does this client, once.
                 if attempt == 2:
                     self.stats.record(endpoint, (time.monotonic() - start) * 1000, False,
-                                      repr(error))
+                                      repr(error), kind=type(error).__name__)
             except (TimeoutError, aiohttp.ClientError) as error:
-                self.stats.record(endpoint, (time.monotonic() - start) * 1000, False, repr(error))
+                self.stats.record(endpoint, (time.monotonic() - start) * 1000, False, repr(error),
+                                  kind=type(error).__name__)
                 break
         return 0, b""
 
@@ -237,9 +249,25 @@ class Viewer:
         image = live_capture(images["b_webcam" if self.behaviour == "wrong" else "a_webcam"],
                              self.rng)
         acknowledged = self.position
-        status, body = await self.call(http, "snapshot", "POST", check["url"], data=image,
-                                       headers={"Content-Type": "image/jpeg",
-                                                "X-CSRFToken": self.csrf})
+        taken = time.monotonic()
+        # Analysis busy (503): the check stays open and the page sends the same snapshot again
+        # every RESEND_S with its age, until the deadline and its grace (face-player.js).
+        until = taken + check.get("deadline_s", 60) + check.get("late_s", 0)
+        while True:
+            age_ms = str(int((time.monotonic() - taken) * 1000))
+            status, body = await self.call(http, "snapshot", "POST", check["url"], data=image,
+                                           scheduled=taken,
+                                           headers={"Content-Type": "image/jpeg",
+                                                    "X-CSRFToken": self.csrf,
+                                                    "X-Snapshot-Age-Ms": age_ms})
+            if status != 503:
+                break
+            self.stats.resent += 1
+            if time.monotonic() + RESEND_S > until:
+                self.stats.record("snapshot", (time.monotonic() - taken) * 1000, False,
+                                  f"503 past the deadline {body[:80]!r}")
+                break
+            await asyncio.sleep(RESEND_S)
         if status == 200 and b'"passed":true' in body.replace(b" ", b""):
             self.truth_ms = int(acknowledged * 1000)
         self.log.append(f"{time.monotonic():.1f} snapshot {status} acked={acknowledged} "
@@ -268,12 +296,14 @@ class Viewer:
         import json
 
         if not await self.sign_in(http):
+            self.stats.record("signin_flow", 0.0, False, "no lesson page or CSRF token after "
+                              "signing in", kind="signin_flow")
             return None
         status, body = await self.call(http, "session", "POST",
                                        f"/study/lesson/{self.lesson}/session",
                                        headers={"X-CSRFToken": self.csrf})
         if status != 200:
-            return None
+            return None  # counted by call()
         answer = json.loads(body)
         self.session = answer["session"]
         await self.answer(http, (answer.get("face") or {}).get("check"), images)
@@ -321,12 +351,15 @@ async def drive(base: str, ids: list, lesson: int, minutes: float, beat_s: int,
         viewers.append(Viewer(base, id_number, lesson, behaviour, stats))
     start = time.monotonic()
     until = start + ramp_s + minutes * 60
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    # gunicorn drops a keep-alive connection after 2 s idle: one reused just then is reset
+    # mid-request. A beat comes every 30 s anyway, so the client drops its idle ones after 1 s.
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=1)
     timeout = aiohttp.ClientTimeout(total=60)
 
     async def one(index: int, viewer: Viewer):
         await asyncio.sleep(ramp_s * index / max(1, len(viewers)))  # sign-ins spread out
-        own = (aiohttp.TCPConnector(limit=0, local_addr=(source_address(index), 0))
+        own = (aiohttp.TCPConnector(limit=0, keepalive_timeout=1,
+                                    local_addr=(source_address(index), 0))
                if source_address else None)
         async with aiohttp.ClientSession(connector=own or connector, connector_owner=own is not None,
                                          timeout=timeout,
@@ -357,11 +390,15 @@ def run_once(args, viewers: int, minutes: float) -> dict:
         try:
             pids = process_tree(server.pid)
             cpu_before = cpu_seconds(pids)
+            client_before, load_before = resource.getrusage(resource.RUSAGE_SELF), os.getloadavg()
             stats, sims, elapsed = asyncio.run(drive(
                 f"http://127.0.0.1:{port}", ids, lesson, minutes, beat_s, args.wrong_share,
                 args.silent_share, ramp_s=viewers / args.arrivals))
+            client_after, load_after = resource.getrusage(resource.RUSAGE_SELF), os.getloadavg()
             pids = process_tree(server.pid)
             cpu = cpu_seconds(pids) - cpu_before
+            client = (client_after.ru_utime + client_after.ru_stime
+                      - client_before.ru_utime - client_before.ru_stime)
             memory = peak_rss_mb(pids)
         finally:
             stop(server)
@@ -371,6 +408,7 @@ def run_once(args, viewers: int, minutes: float) -> dict:
     return {"viewers": viewers, "minutes": minutes, "beat_s": beat_s, "elapsed": elapsed,
             "ramp_s": viewers / args.arrivals,
             "rps": requests / elapsed, "stats": stats, "cpu": cpu, "memory": memory,
+            "client_cpu": client, "load": (load_before[0], load_after[0]),
             "mismatches": mismatches, "errors": sum(stats.errors.values()),
             "credited": sum(ledger.values()),
             "earning": sum(1 for s in sims if s.behaviour == "right" and s.truth_ms >= 60_000),
@@ -405,12 +443,18 @@ def report(result: dict) -> None:
           f"{result['beat_s']} s: {result['rps']:.1f} req/s over {result['elapsed']:.0f} s; "
           f"server CPU {result['cpu']:.1f} s ({result['cpu'] / result['elapsed']:.2f} cores), "
           f"peak RSS {result['memory']:.0f} MB")
+    print(f"load generator CPU {result['client_cpu']:.1f} s "
+          f"({result['client_cpu'] / result['elapsed']:.2f} cores); machine load average "
+          f"{result['load'][0]:.2f} before, {result['load'][1]:.2f} after; snapshots sent again "
+          f"after a 503 (analysis busy): {stats.resent}")
     print("| endpoint | requests | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for endpoint, values in sorted(stats.latencies.items()):
         print(f"| {endpoint} | {len(values)} | {statistics.median(values):.1f} | "
               f"{percentile(values, 95):.1f} | {percentile(values, 99):.1f} | "
               f"{stats.errors.get(endpoint, 0)} |")
+    if stats.error_kinds:
+        print("errors by kind:", ", ".join(f"{k} {n}" for k, n in sorted(stats.error_kinds.items())))
     for sample in stats.error_samples:
         print("  error:", sample)
     verdict = "EXACT" if not result["mismatches"] else f"{len(result['mismatches'])} MISMATCHES"
@@ -421,9 +465,14 @@ def report(result: dict) -> None:
         print("  id {} ({}): expected {} min, ledger {} min".format(*mismatch))
 
 
+def exact(result: dict) -> bool:
+    """The must of a run: no errors and every viewer's minutes as played."""
+    return not result["mismatches"] and result["errors"] == 0 and result["wrong_earned"] == 0
+
+
 def passed(result: dict) -> bool:
-    return (not result["mismatches"] and result["errors"] == 0 and result["wrong_earned"] == 0
-            and result["p99_beat"] < P99_GOAL_MS)
+    """What --find-max asks of each size: exact, and heartbeats p99 under the goal."""
+    return exact(result) and result["p99_beat"] < P99_GOAL_MS
 
 
 def main() -> int:
@@ -451,7 +500,9 @@ def main() -> int:
     if not args.find_max:
         result = run_once(args, args.viewers, args.minutes)
         report(result)
-        return 0 if passed(result) else 1
+        print(f"heartbeat p99 {result['p99_beat']:.0f} ms "
+              f"({'under' if result['p99_beat'] < P99_GOAL_MS else 'over'} the {P99_GOAL_MS} ms goal)")
+        return 0 if exact(result) else 1
     best, viewers = 0, 500
     while viewers <= MAX_VIEWERS:
         result = run_once(args, viewers, args.minutes)

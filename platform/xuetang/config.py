@@ -81,6 +81,13 @@ ENV_SETTINGS = {
     "FACE_SNAPSHOT_RETENTION_DAYS": (30, int),  # then snapshot images are deleted, rows kept
     "FACE_SNAPSHOT_MAX_BYTES": (60 * 1024, int),  # a 320x240 snapshot is 6-20 KB
     "FACE_CHECKS_FOR_PUBLIC": (False, lambda v: v.lower() in ("1", "true", "yes")),
+    # Snapshots are analysed in this many processes beside each web worker (face/pool.py: dlib
+    # holds the GIL, which stalled the worker's heartbeats); 0: in the web worker's own thread.
+    # Beyond processes + FACE_ANALYSIS_WAITING snapshots in flight, or past the timeout, the
+    # answer is a 503 that leaves the check open (the player sends the snapshot again).
+    "FACE_ANALYSIS_PROCESSES": (1, int),
+    "FACE_ANALYSIS_WAITING": (16, int),
+    "FACE_ANALYSIS_TIMEOUT_S": (30.0, float),
     # The player's report interval while playing (also on pause, seek, end and page close). 30 s
     # halves the beats of 15 s and loses nothing the server acknowledged: each beat's step is
     # credited in full (PLAYBACK_TOLERANCE_MS + 10 % of the step absorb jitter), the open stretch

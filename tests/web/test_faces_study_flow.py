@@ -98,3 +98,44 @@ def test_other_face_holds_the_play_until_an_admin_overrides(app, client, auth, t
     assert response.status_code == 303
     assert online_minutes(WANG, 2021) == 3  # the 180 s held by the failed check
     assert "credited" in statuses()
+
+
+def test_a_busy_analysis_answers_503_and_the_same_snapshot_counts_when_sent_again(app, tab):
+    """The pool refuses past its timeout: 503 with Retry-After, the check still open and nothing
+    stored; the page sends the snapshot again (face-player.js) and that one is decided."""
+    import os
+    import signal
+    import time
+
+    from xuetang.services import face_analysis
+
+    app.config.update(FACE_ANALYSIS_PROCESSES=1, FACE_ANALYSIS_WAITING=16,
+                      FACE_ANALYSIS_TIMEOUT_S=0.5)
+    workers = face_analysis._pool(1, 16, 0.5)  # the pool this app's settings pick
+    workers.timeout_s = 60
+    workers.analyse(raw("a_webcam"))  # started and its models loaded
+    workers.timeout_s = 0.5
+    check = tab.open().get_json()["face"]["check"]
+    photo = live("a")
+    (pid,) = workers.pids()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        response = tab.client.post(check["url"], headers={"X-CSRFToken": tab.csrf},
+                                   data={"snapshot": (io.BytesIO(photo), "s.jpg", "image/jpeg")},
+                                   content_type="multipart/form-data")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"] == "analysis_unavailable"
+    assert "稍后自动重新提交" in response.get_json()["message"]
+    with database.connection_context():
+        row = FaceCheck.get(FaceCheck.nonce == check["nonce"])
+    assert row.used_at is None and row.decision is None and row.snapshot_name is None
+    media = app.config["MEDIA_ROOT"]
+    assert not [n for _, _, names in os.walk(media) for n in names if n.startswith("chk")]
+    deadline = time.monotonic() + 30
+    while workers._slots._value < 17 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the abandoned analysis ends in the pool
+    workers.timeout_s = 60
+    assert send(tab, check, photo)["passed"] is True
+    assert [n for _, _, names in os.walk(media) for n in names if n.startswith("chk")]

@@ -99,6 +99,11 @@ class ImageRejected(ValueError):
         self.detail = detail  # English, for logs
         super().__init__(REJECT_MESSAGES[code])
 
+    def __reduce__(self):
+        # Raised in a pool process (face.pool) and pickled back: rebuild from the code, since
+        # the default would pass the message where the code belongs.
+        return type(self), (self.code, self.detail)
+
 
 class _DecodeDeadline(Exception):
     """Raised from inside Pillow's load loop when the decode runs past its budget."""

@@ -33,7 +33,7 @@ from xuetang.face.quality import ImageRejected, Limits
 from xuetang.models import FaceCheck, Person, PlaySession
 from xuetang.rules.gate import Check
 from xuetang.rules.watching import SessionState, block, unblock
-from xuetang.services import catalog, face_proof, face_settings, faces
+from xuetang.services import catalog, face_analysis, face_proof, face_settings, faces
 from xuetang.services.faces import FaceError
 
 REASONS = {
@@ -334,7 +334,7 @@ def decide(nonce: str, person: Person, data: bytes, now: dt.datetime | None = No
         raise FaceError("expired", "核验已超时，请重新核验。", 410)
     limits = Limits(max_bytes=int(current_app.config["FACE_SNAPSHOT_MAX_BYTES"]))
     try:
-        result = analysis.analyse(data, limits=limits)
+        result = face_analysis.analyse(data, limits)
     except ImageRejected as err:
         raise faces.rejected(err) from err
 

@@ -255,8 +255,10 @@ def add_reference(person: Person, actor, data: bytes, *, request_review: bool = 
     now = now or utcnow()
     if not has_consented(person):
         raise FaceError("no_consent", "请先阅读并同意人脸信息采集说明。", 409)
+    from xuetang.services import face_analysis  # it imports this module
+
     try:
-        result = analysis.analyse(data)
+        result = face_analysis.analyse(data)
     except ImageRejected as err:
         raise rejected(err) from err
     if not result.ok:

@@ -19,7 +19,7 @@ from xuetang.services import (
     faces,
 )
 from xuetang.services.faces import REVIEWERS, FaceError
-from xuetang.web import MAX_PAGE, bounded, redirect_to, render
+from xuetang.web import MAX_PAGE, RETRY_AFTER_S, bounded, redirect_to, render
 from xuetang.web.access import roles_required
 
 bp = Blueprint("faces", __name__, url_prefix="/faces")
@@ -52,7 +52,10 @@ def _read_upload(field: str, limit: int) -> bytes:
 def _json_error(err: FaceError):
     body = {"error": err.code, "message": err.message}
     body.update({k: v for k, v in err.extra.items() if k in ("problems",)})
-    return jsonify(body), err.status
+    response = jsonify(body)
+    if err.status == 503:  # analysis busy: the check stays open, the page sends it again
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response, err.status
 
 
 # ---------------------------------------------------------------------------- consent, enrolment
