@@ -28,7 +28,6 @@ DECIDER = textwrap.dedent('''
     from xuetang.models import FaceCheck, Person
     from xuetang.services import face_checks
 
-    nonce, person_id, image = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]).read_bytes()
     save = FaceCheck.save
 
     def save_then_die(self, *args, **kwargs):
@@ -37,13 +36,16 @@ DECIDER = textwrap.dedent('''
             os.kill(os.getpid(), signal.SIGKILL)  # inside the decision's transaction
         return saved
 
-    FaceCheck.save = save_then_die
-    app = create_app({"SECRET_KEY": "durability", "DATABASE_URL": os.environ["DATABASE_URL"],
-                      "MEDIA_ROOT": os.environ["MEDIA_ROOT"], "RATELIMIT_ENABLED": False,
-                      "DEMO_MEDIA": False})
-    with app.test_request_context(), database.connection_context():
-        face_checks.decide(nonce, Person.get_by_id(person_id), image)
-    print("decided", flush=True)
+    if __name__ == "__main__":  # the face-analysis processes (face/pool.py) import this file
+        nonce, person_id = sys.argv[1], int(sys.argv[2])
+        image = Path(sys.argv[3]).read_bytes()
+        FaceCheck.save = save_then_die
+        app = create_app({"SECRET_KEY": "durability", "DATABASE_URL": os.environ["DATABASE_URL"],
+                          "MEDIA_ROOT": os.environ["MEDIA_ROOT"], "RATELIMIT_ENABLED": False,
+                          "DEMO_MEDIA": False})
+        with app.test_request_context(), database.connection_context():
+            face_checks.decide(nonce, Person.get_by_id(person_id), image)
+        print("decided", flush=True)
 ''')
 
 

@@ -14,6 +14,9 @@ costs CPU but no GIL, and the operating system shares the cores between beats an
   against the bound until it ends.
 - A process dies with the web worker that started it: each one watches the worker's pid through
   a pidfd, so a kill -9 of the worker leaves no orphan holding memory and models.
+- Like every multiprocessing start method but fork, a process imports the program's main
+  script (as __mp_main__) before it runs: a script that analyses snapshots must keep its work
+  under `if __name__ == "__main__":` (gunicorn's, huey's, flask's and pytest's entry points do).
 Importable without Flask or peewee.
 """
 

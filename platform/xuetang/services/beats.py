@@ -33,7 +33,12 @@ the beat before the answer, like every beat, so kill -9 loses nothing that was a
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import re
+import threading
+import weakref
 from dataclasses import dataclass
 
 from xuetang import clock
@@ -89,20 +94,49 @@ class Row:
     occupied_until_ms: int | None
 
 
-def _sql(text: str) -> str:
-    return text.replace("?", database.param) if database.param != "?" else text
+# PostgreSQL connection -> the names of the statements prepared on it (they live as long as it).
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_prepared_lock = threading.Lock()
+
+
+def _prepare(sql: str) -> str:
+    """The name of `sql` prepared on this connection (PREPARE once per connection and text)."""
+    name = "xb_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    connection = database.connection()
+    names = _prepared.get(connection)
+    if names is None:
+        with _prepared_lock:
+            names = _prepared.setdefault(connection, set())
+    if name not in names:
+        counter = itertools.count(1)
+        numbered = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+        database.execute_sql(f"PREPARE {name} AS {numbered}")  # noqa: S608  (our constants)
+        names.add(name)
+    return name
 
 
 def execute(sql: str, params: tuple):
-    """Run plain SQL written with ? placeholders on either engine; returns the cursor."""
-    return database.execute_sql(_sql(sql), params)
+    """Run one of this package's plain SQL constants, written with ? placeholders, on either
+    engine; returns the cursor.
+
+    On PostgreSQL as a server-side prepared statement: planning the beat's six-table READ took
+    1.0 ms of the backend's CPU against 0.17 ms to execute it (EXPLAIN ANALYZE; 1.19 ms → 0.15 ms
+    a call prepared), on the same two cores as the app. A prepared statement is not rolled back
+    with a transaction, and PostgreSQL re-plans it by itself after a schema change. (Behind a
+    pooler in transaction mode, such as PgBouncer's, it would not survive: connect directly.)"""
+    if not is_postgres():
+        return database.execute_sql(sql, params)
+    name = _prepare(sql)
+    arguments = ", ".join(["%s"] * len(params))
+    return database.execute_sql(f"EXECUTE {name}({arguments})" if params else f"EXECUTE {name}",
+                                params)
 
 
 def read(token: str, lock: bool = False) -> Row | None:
     """The play session of this token with its checks' inputs; with `lock`, under db.locked()
     (PostgreSQL: its rows locked for the transaction)."""
     sql = READ + (READ_LOCK if lock and is_postgres() else "")
-    found = database.execute_sql(_sql(sql), (token,)).fetchone()
+    found = execute(sql, (token,)).fetchone()
     if found is None:
         return None
     (play_id, person_id, lesson_id, state, face, cache, status, published, account_id, active,
@@ -159,8 +193,8 @@ def take_open(play: PlaySession, save: bool = True) -> list[WatchStretch]:
 
 def write_clock(person_id: int, occupied_until_ms: int | None) -> None:
     """Keep the person's clock in active_play (the full path, under its lock)."""
-    database.execute_sql(_sql("UPDATE active_play SET occupied_until_ms = ? WHERE person_id = ?"),
-                         (occupied_until_ms, person_id))
+    execute("UPDATE active_play SET occupied_until_ms = ? WHERE person_id = ?",
+            (occupied_until_ms, person_id))
 
 
 def try_fast(row: Row, beat, server_ms: int) -> dict | None:
@@ -195,7 +229,7 @@ def try_fast(row: Row, beat, server_ms: int) -> dict | None:
     cache["clock"] = outcome.person.occupied_until_ms
     new = outcome.state
     with write_lock():
-        written = database.execute_sql(_sql(WRITE), (
+        written = execute(WRITE, (
             json.dumps(new.to_dict(), separators=(",", ":")), new.last_position_ms,
             clock.as_utc(server_ms), json.dumps(cache, separators=(",", ":")),
             row.play_id, row.state, row.cache)).rowcount
