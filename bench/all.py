@@ -36,6 +36,8 @@ SCRIPTS = [
      ["--one-to-n", "--people", "200000"], ["--one-to-n", "--people", "200000"]),
     ("heartbeat", "heartbeats vs a hello world on the same gunicorn flags; latency at 333/s",
      ["--seconds", "8"], ["--seconds", "10"]),
+    ("heartbeat-pg", "heartbeats on PostgreSQL pooled vs the same hello world; latency at 333/s",
+     ["--seconds", "8"], ["--seconds", "10"]),
     ("stream", "media ranges: the app (cookie, signed link) vs its hello world and vs nginx",
      ["--seconds", "4"], ["--seconds", "5"]),
     ("stalled", "sign-in with 50 stalled media readers vs without",
@@ -131,13 +133,17 @@ def main() -> int:
         if name not in wanted:
             continue
         args = list(full if options.full else short)
-        if name == "city":
+        if name in ("city", "heartbeat-pg"):
             url = os.environ.get("CITY_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
             if not url:
-                print("== bench/city.py left out: set CITY_DATABASE_URL to a PostgreSQL "
+                print(f"== {script_path(name)} ({name}) left out: set CITY_DATABASE_URL to a PostgreSQL "
                       "database it may reset", flush=True)
                 continue
-            args = ["--postgres", url, *args]
+            if name == "city":
+                args = ["--postgres", url, *args]
+            else:  # peewee's pooled PostgreSQL, as a district on PostgreSQL would run it
+                pooled = url.replace("postgresql://", "postgresql+pool://", 1)
+                args = ["--reset-postgres", pooled + "?max_connections=64&timeout=10", *args]
         if name == "face" and options.other_dlib:
             args += ["--other-dlib", options.other_dlib]
         sections[name], ok = run(name, purpose, args)

@@ -60,7 +60,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT), str(Path(__file__).resolve().parent)]
 from heartbeat import free_port, start_gunicorn, stop  # noqa: E402  (bench helpers)
-from procstat import process_tree  # noqa: E402
+from procstat import children, process_tree  # noqa: E402
 
 PASSWORD = "faults-pass-1"
 DEMO_PASSWORD = "xuetang-demo-1"
@@ -158,7 +158,9 @@ class Site:
         return f"http://127.0.0.1:{self.port}"
 
     def workers(self) -> list[int]:
-        return [pid for pid in process_tree(self.server.pid) if pid != self.server.pid]
+        """gunicorn's workers: the master's children (each worker's face-analysis processes,
+        under its forkserver, die with it and are not started again until a snapshot comes)."""
+        return children(self.server.pid)
 
     def kill_workers(self, pids: list[int] | None = None) -> list[int]:
         """SIGKILL every gunicorn worker (the master stays and starts new ones)."""

@@ -21,6 +21,20 @@ def process_tree(root_pid: int) -> list[int]:
     return tree
 
 
+def children(parent_pid: int) -> list[int]:
+    """The direct children of a process (gunicorn's workers, not their helper processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == parent_pid:
+                found.append(int(entry))
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
