@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -181,6 +182,34 @@ def test_reference_upload_with_repeated_scans_is_refused(auth, client, db):
     response = upload(client, token, repeated_scans(2000, 1000))
     assert response.status_code == 400 and "扫描次数过多" in response.get_data(as_text=True)
     assert FaceReference.select().count() == 0
+
+
+def test_a_reference_upload_while_the_analysis_is_busy_says_so_and_writes_nothing(
+        app, auth, client, db):
+    import os
+    import signal
+
+    from xuetang.services import face_analysis
+
+    app.config.update(FACE_ANALYSIS_PROCESSES=1, FACE_ANALYSIS_WAITING=16,
+                      FACE_ANALYSIS_TIMEOUT_S=0.25)
+    workers = face_analysis._pool(1, 16, 0.25)  # the pool these settings pick
+    workers.timeout_s = 60
+    workers.analyse(raw("a_webcam"))  # started, models loaded
+    workers.timeout_s = 0.25
+    auth.login(WANG)
+    token = agree(auth, client)
+    (pid,) = workers.pids()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        response = upload(client, token, raw("a_enroll"))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "人脸核验服务繁忙，请稍候几秒后重新提交照片。" in page
+    assert "自动" not in page  # the enrolment page resends nothing by itself
+    assert FaceReference.select().count() == 0
+    assert not list((Path(app.config["MEDIA_ROOT"])).rglob("*.jpg"))
 
 
 def test_swap_by_upload_is_refused_then_filed_for_review(auth, client, db):

@@ -127,7 +127,7 @@ def test_a_busy_analysis_answers_503_and_the_same_snapshot_counts_when_sent_agai
         os.kill(pid, signal.SIGCONT)
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.get_json()["error"] == "analysis_unavailable"
-    assert "稍后自动重新提交" in response.get_json()["message"]
+    assert "繁忙" in response.get_json()["message"]
     with database.connection_context():
         row = FaceCheck.get(FaceCheck.nonce == check["nonce"])
     assert row.used_at is None and row.decision is None and row.snapshot_name is None

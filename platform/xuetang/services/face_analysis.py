@@ -16,7 +16,9 @@ from xuetang.face import analysis, pool
 from xuetang.face.quality import Limits
 from xuetang.services.faces import FaceError
 
-BUSY_MESSAGE = "人脸核验繁忙，照片已保存在本页，稍后自动重新提交，请勿关闭页面。"
+# True wherever it is shown: the player resends its snapshot by itself; the enrolment page
+# shows this above its upload form.
+BUSY_MESSAGE = "人脸核验服务繁忙，请稍候几秒后重新提交照片。"
 
 _pools: dict[tuple, pool.AnalysisPool] = {}
 _lock = threading.Lock()
