@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 
 
-def process_tree(root_pid: int) -> list[int]:
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process /proc shows."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -14,6 +15,11 @@ def process_tree(root_pid: int) -> list[int]:
                 parents[int(entry)] = int(fields[1])
             except (OSError, IndexError):
                 continue
+    return parents
+
+
+def process_tree(root_pid: int) -> list[int]:
+    parents = _parents()
     tree, frontier = [root_pid], [root_pid]
     while frontier:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
@@ -23,16 +29,7 @@ def process_tree(root_pid: int) -> list[int]:
 
 def children(parent_pid: int) -> list[int]:
     """The direct children of a process (gunicorn's workers, not their helper processes)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == parent_pid:
-                found.append(int(entry))
-    return found
+    return [pid for pid, parent in _parents().items() if parent == parent_pid]
 
 
 def cpu_seconds(pids: list[int]) -> float:
