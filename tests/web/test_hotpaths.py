@@ -9,6 +9,7 @@ from tests.support.study import Player, make_lesson, online_minutes, without_ran
 from tests.web.test_media_links import player_links  # noqa: F401  (fixture)
 from tests.web.test_media_streaming import clip  # noqa: F401  (fixture)
 from xuetang.seed.demo import TRAINEES, demo_id
+from xuetang.web import hotpaths
 from xuetang.web.hotpaths import HotPaths
 
 OTHER_TRAINEE = demo_id(TRAINEES[1][1])
@@ -128,3 +129,21 @@ def test_a_signed_link_to_a_file_gone_is_a_404_the_player_understands(
     monkeypatch.setitem(app.config, "MEDIA_ROOT", str(app.config["MEDIA_ROOT"]) + "-moved")
     reply = app.test_client().get(url)
     assert reply.status_code == 404 and reply.get_json()["code"] == "not_found"
+
+
+def _environ(host: str, scheme: str = "http", script: str = "") -> dict:
+    return {"HTTP_HOST": host, "wsgi.url_scheme": scheme, "SCRIPT_NAME": script,
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/study/heartbeat", "SERVER_NAME": "x",
+            "SERVER_PORT": "80"}
+
+
+def test_the_url_map_bound_for_a_beat_is_the_one_of_its_own_host_and_stays_bounded(app):
+    hot = app.wsgi_app
+    built = [hot._url_adapter(_environ(*key)).build("study.heartbeat", force_external=True)
+             for key in (("a.example",), ("b.example", "https"), ("a.example", "http", "/xt"),
+                         ("a.example",))]
+    assert built == ["http://a.example/study/heartbeat", "https://b.example/study/heartbeat",
+                     "http://a.example/xt/study/heartbeat", "http://a.example/study/heartbeat"]
+    for n in range(3 * hotpaths.URL_ADAPTERS):  # the Host header is the client's to choose
+        hot._url_adapter(_environ(f"h{n}.example"))
+    assert len(hot._adapters) <= hotpaths.URL_ADAPTERS
