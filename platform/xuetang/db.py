@@ -4,9 +4,11 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
 
@@ -34,6 +36,49 @@ def open_database(url: str):
         db = connect(url)
     database.initialize(db)
     return db
+
+
+class PooledPostgres(PooledPostgresqlDatabase):
+    """peewee's pooled PostgreSQL (`postgresql+pool://`), without the liveness round trip for a
+    connection that was handed back a moment ago.
+
+    peewee checks each connection it takes from the pool with a `SELECT 1` round trip, made while
+    it holds the pool's lock: on PostgreSQL that was one of a heartbeat's three statements, and
+    every thread's checkout queued behind it. A connection handed back less than
+    PING_AFTER_IDLE_S ago with no transaction open had just committed or rolled back on the
+    server; it is handed out without the round trip. One that sat idle longer is still pinged, so
+    a connection the server dropped while idle (a restart, idle_session_timeout) is discarded
+    before use, as before."""
+
+    PING_AFTER_IDLE_S = 1.0
+
+    def __init__(self, *args, **kwargs):
+        self._returned_at: dict[int, float] = {}  # conn_key -> when it went back to the pool
+        super().__init__(*args, **kwargs)
+
+    def _can_reuse(self, conn):
+        # The pool asks this, under its lock, right before it puts a handed-back connection on
+        # its heap: the one place a connection goes back, so the one place to stamp it.
+        reusable = super()._can_reuse(conn)
+        if reusable:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        return reusable
+
+    def _close_raw(self, conn):
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
+
+    def _is_closed(self, conn):
+        # Called by the pool's _connect, under its lock, for the connection it is about to reuse.
+        returned = self._returned_at.pop(self.conn_key(conn), None)
+        if (returned is not None and time.monotonic() - returned < self.PING_AFTER_IDLE_S
+                and not conn.closed
+                and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
+
+
+register_database(PooledPostgres, "postgresql+pool", "postgres+pool")
 
 
 def is_sqlite() -> bool:
