@@ -1,7 +1,7 @@
 """Range throughput: the app's media endpoint under gunicorn against nginx serving the same file.
 
 Run from the repo root: python bench/stream.py [--seconds 5] [--connections 8] [--size-mb 32]
-                                               [--range-kb 256,4096]
+                                               [--range-kb 256,4096] [--rounds 3]
   gunicorn      GET /media/lessons/<id>/360p with a random `Range: bytes=a-b` each request, a
                 signed-in session, gunicorn 2 workers x 4 threads: the endpoint checks access,
                 then gunicorn sends the range with sendfile(2)
@@ -13,6 +13,9 @@ Run from the repo root: python bench/stream.py [--seconds 5] [--connections 8] [
                 X-Accel-Redirect, nginx sends the bytes
 The app's own anchor is a one-route Flask hello world on the same gunicorn flags (`make run`'s,
 read from the Makefile), loaded the same way: requests/s of `signed` at 256 KiB / hello.
+Every server is measured once a round, for --rounds rounds (every other one in reverse order),
+each ratio's two sides next to each other; the table gives medians, a ratio as the median of the
+rounds' own ratios with their range (a slow spell of a shared machine lands on both sides).
 The load comes from wrk (Debian package wrk) with a Lua script picking random ranges; without
 wrk, from Python threads (slower: then the client is the bottleneck, and the script says so).
 nginx is Debian's (nginx-light); without it the nginx columns are skipped with a note.
@@ -29,6 +32,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -258,23 +262,36 @@ def run_threads(port, path, cookie, size, range_bytes, seconds, connections, tmp
     return {"rps": rps, "mb_s": rps * range_bytes / 1024**2, "bad": sum(bad), "errors": ""}
 
 
+def median_ratio(runs: list[dict], anchors: list[dict], key: str) -> tuple[float, float, float]:
+    """The median, lowest and highest of the per-round ratios (round i of `runs` over round i of
+    `anchors`): each pair was measured minutes apart at most, so a slow spell of the machine
+    weighs on both sides of the ratio it falls into, not on one."""
+    ratios = sorted(run[key] / anchor[key] for run, anchor in zip(runs, anchors, strict=True))
+    return statistics.median(ratios), ratios[0], ratios[-1]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--size-mb", type=int, default=32)
     parser.add_argument("--range-kb", default="256,4096", help="range sizes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="every server is measured once a round, rounds one after another")
     args = parser.parse_args()
     load = run_wrk if shutil.which("wrk") else run_threads
     nginx = shutil.which("nginx") or (Path("/usr/sbin/nginx") if Path("/usr/sbin/nginx").exists() else None)
     sizes = [int(kb) * 1024 for kb in args.range_kb.split(",")]
-    results, notes = {}, []
+    results: dict[tuple[str, int], list[dict]] = {}
+    hello: list[dict] = []
+    notes = []
     with tempfile.TemporaryDirectory(prefix="xuetang-stream-") as tmp_name:
         tmp = Path(tmp_name)
         setup = prepare(tmp, args.size_mb)
         data = setup["file"].read_bytes()
         app_path = f"/media/lessons/{setup['lesson']}/360p"
         procs = []
+        conf = None
         try:
             app_port, hello_port = free_port(), free_port()
             procs.append(start_gunicorn(setup["env"], app_port, tmp))
@@ -284,13 +301,10 @@ def main():
             cookie = sign_in(app_port)
             check_range(app_port, app_path, cookie, data)
             check_range(app_port, setup["link"], "", data)
-            hello = load(hello_port, "/", "", setup["size"], sizes[0], args.seconds,
-                         args.connections, tmp)
-            for rb in sizes:
-                results["gunicorn", rb] = load(app_port, app_path, cookie, setup["size"], rb,
-                                               args.seconds, args.connections, tmp)
-                results["signed", rb] = load(app_port, setup["link"], "", setup["size"], rb,
-                                             args.seconds, args.connections, tmp)
+            # (name, port, path, cookie) of every server measured: each ratio's two sides next
+            # to each other in a round (hello world, then the signed link it anchors; nginx, then
+            # what is compared with it)
+            servers = [("signed", app_port, setup["link"], "")]
             if nginx:
                 accel_app_port, static_port, accel_port = free_port(), free_port(), free_port()
                 link_port = free_port()
@@ -303,43 +317,52 @@ def main():
                     secret=LINK_SECRET,
                     user="user root;" if os.geteuid() == 0 else ""))
                 subprocess.run([str(nginx), "-c", str(conf)], check=True)
-                try:
-                    wait_port(static_port)
-                    static_path = f"/files/{setup['name']}"
-                    check_range(static_port, static_path, "", data)
-                    accel_cookie = sign_in(accel_port)
-                    check_range(accel_port, app_path, accel_cookie, data)
-                    check_range(link_port, setup["link"], "", data)
-                    for rb in sizes:
-                        results["nginx+link", rb] = load(link_port, setup["link"], "",
-                                                         setup["size"], rb, args.seconds,
-                                                         args.connections, tmp)
-                        results["nginx", rb] = load(static_port, static_path, "", setup["size"], rb,
-                                                    args.seconds, args.connections, tmp)
-                        results["nginx+accel", rb] = load(accel_port, app_path, accel_cookie,
-                                                          setup["size"], rb, args.seconds,
-                                                          args.connections, tmp)
-                finally:
-                    subprocess.run([str(nginx), "-c", str(conf), "-s", "stop"], check=False)
+                wait_port(static_port)
+                static_path = f"/files/{setup['name']}"
+                check_range(static_port, static_path, "", data)
+                accel_cookie = sign_in(accel_port)
+                check_range(accel_port, app_path, accel_cookie, data)
+                check_range(link_port, setup["link"], "", data)
+                servers += [("nginx", static_port, static_path, ""),
+                            ("nginx+link", link_port, setup["link"], ""),
+                            ("nginx+accel", accel_port, app_path, accel_cookie)]
             else:
                 notes.append("nginx not installed (apt-get install nginx-light): nginx columns skipped")
+            servers.append(("gunicorn", app_port, app_path, cookie))
+            plan = [("hello", hello_port, "/", "", sizes[0])] + [
+                (*server, rb) for rb in sizes for server in servers]
+            for number in range(args.rounds):
+                # every other round backwards, so a drift of the machine's speed during a round
+                # falls on both sides of each pair alike
+                for name, port, path, server_cookie, rb in plan if number % 2 == 0 else plan[::-1]:
+                    run = load(port, path, server_cookie, setup["size"], rb, args.seconds,
+                               args.connections, tmp)
+                    (hello if name == "hello" else results.setdefault((name, rb), [])).append(run)
         finally:
+            if conf is not None:
+                subprocess.run([str(nginx), "-c", str(conf), "-s", "stop"], check=False)
             for proc in procs:
                 stop(proc)
     if load is run_threads:
         notes.append("wrk not installed: load from Python threads, which may be the bottleneck")
     print(f"# bench/stream.py {dt.date.today()} {platform_module.machine()} nproc={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.1f} file={args.size_mb} MiB "
-          f"connections={args.connections} seconds={args.seconds} client={load.__name__}")
-    print(f"app hello world (same gunicorn flags): {hello['rps']:.0f} requests/s")
+          f"connections={args.connections} seconds={args.seconds} rounds={args.rounds} "
+          f"client={load.__name__}")
+    print(f"app hello world (same gunicorn flags): "
+          f"{statistics.median(h['rps'] for h in hello):.0f} requests/s (median of the rounds)")
+    print("Medians of the rounds; a ratio is the median of the rounds' own ratios (lowest-highest).")
     print()
     print("| server | range | requests/s | MiB/s | / nginx | / app hello (req/s) | non-206 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for (name, rb), r in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
+    for (name, rb), runs in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
         reference = results.get(("nginx", rb))
-        ratio = f"{r['mb_s'] / reference['mb_s']:.2f}" if reference else "—"
-        print(f"| {name} | {rb // 1024} KiB | {r['rps']:.0f} | {r['mb_s']:.0f} | {ratio} | "
-              f"{r['rps'] / hello['rps']:.2f} | {r['bad']} |")
+        ratio = "{:.2f} ({:.2f}-{:.2f})".format(*median_ratio(runs, reference, "mb_s")) \
+            if reference else "—"
+        to_hello = "{:.2f} ({:.2f}-{:.2f})".format(*median_ratio(runs, hello, "rps"))
+        print(f"| {name} | {rb // 1024} KiB | {statistics.median(r['rps'] for r in runs):.0f} | "
+              f"{statistics.median(r['mb_s'] for r in runs):.0f} | {ratio} | {to_hello} | "
+              f"{sum(r['bad'] for r in runs)} |")
     for note in notes:
         print(f"note: {note}")
 
