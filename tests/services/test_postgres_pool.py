@@ -5,8 +5,8 @@ connection the server dropped is replaced, not handed out.
 
 What the server last ran on a backend is read from another connection (pg_stat_activity), so the
 round trip is observed where it would happen. Needs a PostgreSQL server: TEST_DATABASE_URL (the
-PostgreSQL pass) or CITY_DATABASE_URL (both passes in CI); elsewhere a skip that says so. Only
-connects: no schema is touched.
+PostgreSQL pass) or CITY_DATABASE_URL (both passes in CI, where a missing one is a failure);
+elsewhere a skip that says so. Only connects: no schema is touched.
 """
 
 import os
@@ -20,9 +20,17 @@ from xuetang.db import PooledPostgres
 
 URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("CITY_DATABASE_URL")
 
-pytestmark = pytest.mark.skipif(
-    not URL or not URL.startswith(("postgresql", "postgres")),
-    reason="needs a PostgreSQL server (TEST_DATABASE_URL or CITY_DATABASE_URL)")
+
+@pytest.fixture(autouse=True)
+def postgres_server():
+    """A PostgreSQL server to connect to: .ci/run gives one to both passes, so in CI its absence
+    is a failure; elsewhere a skip that says so."""
+    if not URL or not URL.startswith(("postgresql", "postgres")):
+        reason = "needs a PostgreSQL server (TEST_DATABASE_URL or CITY_DATABASE_URL)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: .ci/run provides one")
+        pytest.skip(reason)
+
 
 MARKER = "SELECT 'xuetang pool test', pg_backend_pid()"
 
