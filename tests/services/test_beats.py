@@ -7,13 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import Auth
 from tests.support.study import Player, make_lesson, online_minutes
-from xuetang import clock as server_clock
-from xuetang.db import database, is_postgres
+from xuetang.db import database
 from xuetang.models import ActivePlay, PlaySession
 from xuetang.rules.heartbeat import Heartbeat
-from xuetang.services import beat_group, beats
+from xuetang.services import beats
 
 
 @pytest.fixture
@@ -86,68 +84,3 @@ def test_the_clock_a_session_kept_reaches_active_play_at_a_takeover(app, client,
     assert Player(client, tab.lesson_id).open().status_code == 200
     with database.connection_context():
         assert ActivePlay.get_by_id(pointer.id).occupied_until_ms == cached
-
-
-def open_tab(app, clock, stem: str) -> Player:
-    from xuetang.seed.demo import demo_id
-
-    client = app.test_client()
-    assert Auth(client).login(demo_id(stem)).status_code == 303
-    player = Player(client, make_lesson(duration_s=600))
-    assert player.open().status_code == 200
-    player.beat(0, "start")
-    return player
-
-
-def test_common_writes_apply_each_to_its_row_only_while_it_is_as_read(app, clock):
-    """The writes of several beats (one grouped statement on PostgreSQL, a statement each on
-    SQLite): a row is written only while it is as its beat read it, its sign-in lasts
-    and it is the person's earning session; the others are left as they were."""
-    from xuetang.seed.demo import TRAINEES
-
-    tabs = [open_tab(app, clock, stem) for _, stem, *_ in TRAINEES]
-    kept, stale, signed_out, taken_over = tabs
-    clock.advance(15)
-    with app.app_context(), database.connection_context():
-        rows = [beats.read(tab.session) for tab in tabs]
-    signed_out.client.post("/auth/signout", data={"csrf_token": signed_out.csrf})
-    assert Player(taken_over.client, taken_over.lesson_id).open().status_code == 200
-    before = {tab.session: stored(tab.session) for tab in tabs}
-
-    def params(row, old_cache=None):
-        cache = json.dumps({**json.loads(row.cache), "marker": row.play_id})
-        return (row.state, 12_345, server_clock.as_utc(clock.ms), cache, row.state,
-                old_cache or row.cache)
-
-    writes = [(rows[0].play_id, params(rows[0])), (rows[1].play_id, params(rows[1], "{}")),
-              (rows[2].play_id, params(rows[2])), (rows[3].play_id, params(rows[3]))]
-    with app.app_context(), database.connection_context():
-        if is_postgres():  # all four in one grouped statement
-            written = beats._send_writes([beat_group._Item(*write) for write in writes])
-            results = {play_id: play_id in written for play_id, _ in writes}
-        else:
-            results = {play_id: beats.write(play_id, values) for play_id, values in writes}
-    assert results == {rows[0].play_id: True, rows[1].play_id: False,
-                       rows[2].play_id: False, rows[3].play_id: False}
-    assert json.loads(stored(kept.session)[1])["marker"] == rows[0].play_id
-    for tab in (stale, signed_out, taken_over):
-        assert stored(tab.session) == before[tab.session]
-
-
-def test_a_group_of_reads_answers_each_token_as_its_own_read_would(app, clock):
-    """PostgreSQL reads the play sessions of concurrent beats in one statement; SQLite reads each
-    by itself (nothing is grouped there)."""
-    from xuetang.seed.demo import TRAINEES
-
-    tabs = [open_tab(app, clock, stem) for _, stem, *_ in TRAINEES[:3]]
-    tabs[2].client.post("/auth/signout", data={"csrf_token": tabs[2].csrf})
-    tokens = [tab.session for tab in tabs] + ["no-such-token"]
-    with app.app_context(), database.connection_context():
-        alone = {token: beats.execute(beats.READ, (token,)).fetchone() for token in tokens}
-        if not is_postgres():
-            assert not beats._grouped()
-            return
-        grouped = beats._send_reads([beat_group._Item(token, ()) for token in tokens])
-    assert alone[tokens[2]] is None and alone["no-such-token"] is None
-    assert set(grouped) == set(tokens[:2])
-    assert all(tuple(grouped[token]) == tuple(alone[token]) for token in tokens[:2])

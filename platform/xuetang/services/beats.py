@@ -17,9 +17,6 @@ and completes no whole minute. For that beat (`try_fast`):
   otherwise nothing was written and the beat takes the full path. The answer is the cached
   progress. Coverage and the ledger are not touched: nothing is credited yet.
 
-On PostgreSQL the READ and the WRITE of beats that arrive together in one worker go to the
-server as one statement each (services.beat_group), with the same conditions row by row.
-
 The person's clock is the later of active_play.occupied_until_ms and the clock in the cache of
 the person's earning session (only that session charges it: `person_clock`); the full path and
 a takeover write it back to active_play (`flush_clock`).
@@ -50,7 +47,6 @@ from xuetang.models import PlaySession, WatchStretch
 from xuetang.rules.timeline import MS_PER_MINUTE
 from xuetang.rules.wallclock import PersonClock
 from xuetang.rules.watching import SessionState, accept
-from xuetang.services import beat_group
 
 # The play session by its token, with what a beat checks and needs (see the module docstring).
 # Inner joins: a session without its sign-in (signed out) or pointer is not found.
@@ -67,9 +63,6 @@ JOIN account a ON a.id = s.account_id AND a.person_id = ps.person_id
 JOIN active_play ap ON ap.person_id = ps.person_id
 WHERE ps.token = ?
 """
-# The same for the tokens of several beats at once (PostgreSQL: services.beat_group).
-READ_MANY = READ.replace("SELECT ps.id,", "SELECT ps.token, ps.id,").replace(
-    "WHERE ps.token = ?", "WHERE ps.token = ANY(?::text[])")
 # The full path reads the same under its lock. PostgreSQL: the session and the person's pointer
 # are locked for the transaction (SQLite's BEGIN IMMEDIATE already holds the write lock).
 READ_LOCK = " FOR UPDATE OF ps, ap"
@@ -141,10 +134,8 @@ def execute(sql: str, params: tuple):
 def read(token: str, lock: bool = False) -> Row | None:
     """The play session of this token with its checks' inputs; with `lock`, under db.locked()
     (PostgreSQL: its rows locked for the transaction)."""
-    if lock or not _grouped():
-        found = execute(READ + (READ_LOCK if lock and is_postgres() else ""), (token,)).fetchone()
-    else:
-        found = _reads.submit(token, ())
+    sql = READ + (READ_LOCK if lock and is_postgres() else "")
+    found = execute(sql, (token,)).fetchone()
     if found is None:
         return None
     (play_id, person_id, lesson_id, state, face, cache, status, published, account_id, active,
@@ -205,36 +196,6 @@ def write_clock(person_id: int, occupied_until_ms: int | None) -> None:
             (occupied_until_ms, person_id))
 
 
-def _grouped() -> bool:
-    """Whether a beat's statement goes with those of concurrent beats (services.beat_group): on
-    PostgreSQL, outside a transaction (a group runs on its leader's connection)."""
-    return is_postgres() and not database.in_transaction()
-
-
-def _send_reads(group) -> dict:
-    return {found[0]: found[1:] for found in execute(READ_MANY, beat_group.columns(group))}
-
-
-def _send_writes(group) -> dict:
-    return {found: True for (found,) in execute(beat_group.WRITE_MANY, beat_group.columns(group))}
-
-
-_reads = beat_group.Group(_send_reads)
-_writes = beat_group.Group(_send_writes, failure_is_none=True)  # then the full path
-
-
-def write(play_id: int, params: tuple) -> bool:
-    """The common beat's one write (WRITE); whether it applied. On PostgreSQL with the writes of
-    concurrent beats, one statement and one commit (services.beat_group); on SQLite by itself,
-    under the write lock (it costs no round trip, and the flock queue already orders writers)."""
-    if _grouped():
-        return bool(_writes.submit(play_id, params))
-    state, position_ms, beat_at, cache, old_state, old_cache = params
-    with write_lock():
-        return execute(WRITE, (state, position_ms, beat_at, cache, play_id, old_state,
-                               old_cache)).rowcount == 1
-
-
 def try_fast(row: Row, beat, server_ms: int) -> dict | None:
     """Fold the beat in on the common path and return the player's answer, or None (nothing
     written) when the beat needs the full path."""
@@ -266,10 +227,12 @@ def try_fast(row: Row, beat, server_ms: int) -> dict | None:
                          "server_to_ms": played.server_to_ms}
     cache["clock"] = outcome.person.occupied_until_ms
     new = outcome.state
-    params = (json.dumps(new.to_dict(), separators=(",", ":")), new.last_position_ms,
-              clock.as_utc(server_ms), json.dumps(cache, separators=(",", ":")), row.state,
-              row.cache)
-    if not write(row.play_id, params):
+    with write_lock():
+        written = execute(WRITE, (
+            json.dumps(new.to_dict(), separators=(",", ":")), new.last_position_ms,
+            clock.as_utc(server_ms), json.dumps(cache, separators=(",", ":")),
+            row.play_id, row.state, row.cache)).rowcount
+    if written != 1:
         return None  # changed since it was read: the full path reads it again, locked
     return {**cache["progress"], "session": beat.session_id, "superseded": False,
             "closed": False}
