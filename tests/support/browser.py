@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS = [
@@ -68,10 +68,52 @@ class LiveServer:
     app: object
 
 
+class _ClosingHandler(WSGIRequestHandler):
+    """Werkzeug's development server closes a response's iterable only after draining the
+    request socket, and a browser that closes a tab mid-request resets that socket first: the
+    iterable (a static file, say) was then left open, and its ResourceWarning failed whichever
+    test was running. This handler closes, after each request, whatever the app returned."""
+
+    def make_environ(self):
+        environ = super().make_environ()
+        environ["tests.answers"] = self.answers = []
+        return environ
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            for answer in getattr(self, "answers", ()):
+                answer.close()
+
+
+class _CloseOnce:
+    def __init__(self, iterable):
+        self.iterable, self.closed = iterable, False
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            getattr(self.iterable, "close", lambda: None)()
+
+
+def _closing(app):
+    def wsgi(environ, start_response):
+        answer = _CloseOnce(app(environ, start_response))
+        environ["tests.answers"].append(answer)
+        return answer
+
+    return wsgi
+
+
 @contextlib.contextmanager
 def serve(app):
     """Run `app` on 127.0.0.1 (a secure context for getUserMedia) in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing(app), threaded=True,
+                         request_handler=_ClosingHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
