@@ -9,7 +9,7 @@ It builds the same database and starts the same gunicorn (the `make run` flags) 
 bench/heartbeat.py, signs its 64 viewers in, then sends back-to-back requests from 16 threads in
 THIS process for S seconds (after a 3 s warm-up), and prints, per request: the CPU seconds of
 the workers (each worker's own line: gthread keeps a connection on the worker that accepted it,
-so an uneven share shows), of every process whose command line names postgres, and of this
+so an uneven share shows), of every process of the program postgres, and of this
 process (the client); the idle and steal shares of the machine (/proc/stat); on PostgreSQL the
 commits per request (pg_stat_database). Every postgres process is counted, whatever database it
 serves: run it on an otherwise quiet machine. The --reset-postgres database's public schema is
@@ -37,11 +37,32 @@ def postgres_pids() -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if b"postgres" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                # The program's name, not its arguments: this process's own command line
+                # names postgres too (--reset-postgres).
+                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
                     found.append(int(entry))
             except OSError:
                 continue
     return found
+
+
+def postgres_split(pids: list[int]) -> dict[str, list[float]]:
+    """CPU seconds [user, system] of the postgres processes by kind: the client backends
+    together, and each background process (walwriter, checkpointer, autovacuum ...) by title."""
+    tick = os.sysconf("SC_CLK_TCK")
+    split: dict[str, list[float]] = {}
+    for pid in pids:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone (an autovacuum worker that ended)
+        kind = title.split(":")[-1].strip()
+        kind = "backends" if "(" in kind or "@" in kind or " idle" in title else kind.split()[0]
+        user_sys = split.setdefault(kind, [0.0, 0.0])
+        user_sys[0] += int(fields[11]) / tick
+        user_sys[1] += int(fields[12]) / tick
+    return split
 
 
 def machine_ticks() -> list[int]:
@@ -96,6 +117,7 @@ def main() -> None:
             hb.saturate(clients, 3)
             workers = procstat.children(server.pid)
             pg = postgres_pids()
+            pg_before = postgres_split(pg)
             before = ([procstat.cpu_seconds([w]) for w in workers], procstat.cpu_seconds(pg),
                       procstat.cpu_seconds([os.getpid()]), machine_ticks(), commits(url if
                       args.reset_postgres else None))
@@ -103,6 +125,7 @@ def main() -> None:
             after = ([procstat.cpu_seconds([w]) for w in workers], procstat.cpu_seconds(pg),
                      procstat.cpu_seconds([os.getpid()]), machine_ticks(), commits(url if
                      args.reset_postgres else None))
+            pg_after = postgres_split(postgres_pids())
         finally:
             hb.stop(server)
     n, seconds = result["requests"], result["seconds"]
@@ -120,6 +143,10 @@ def main() -> None:
     if args.reset_postgres:
         print(f"postgres: {per_request(after[1] - before[1])}; "
               f"commits a request {(after[4] - before[4]) / n:.2f}")
+        for kind, (user, system) in sorted(pg_after.items()):
+            user0, system0 = pg_before.get(kind, (0.0, 0.0))
+            print(f"  postgres {kind}: user {(user - user0) / n * 1e6:,.0f} µs, "
+                  f"system {(system - system0) / n * 1e6:,.0f} µs a request")
     print(f"load client (this process): {per_request(after[2] - before[2])}")
     ticks = [b - a for a, b in zip(before[3], after[3], strict=True)]
     print(f"machine: idle {100 * ticks[3] / sum(ticks):.0f} %, steal {100 * ticks[7] / sum(ticks):.0f} %")

@@ -55,7 +55,7 @@ def test_a_beat_read_before_a_takeover_writes_nothing(app, client, tab, clock, t
     assert other.open().status_code == 200  # takes over: the first tab stops earning
     before = stored(tab.session)
     with app.app_context(), database.connection_context():
-        assert beats.try_fast(row, next_beat(tab, clock, 30), clock.ms) is None
+        assert beats.try_fast(row, next_beat(tab, clock, 30), clock.ms) is beats.Miss.STALE
     assert stored(tab.session) == before
     assert json.loads(before[0])["superseded"] is True
     assert online_minutes(trainee_id) == 0
@@ -67,7 +67,7 @@ def test_a_beat_read_before_signing_out_writes_nothing(app, client, tab, clock):
     client.post("/auth/signout", data={"csrf_token": tab.csrf})
     before = stored(tab.session)
     with app.app_context(), database.connection_context():
-        assert beats.try_fast(row, next_beat(tab, clock, 30), clock.ms) is None
+        assert beats.try_fast(row, next_beat(tab, clock, 30), clock.ms) is beats.Miss.STALE
     assert stored(tab.session) == before
     assert tab.beat(45).status_code == 404  # and the full path refuses it
 

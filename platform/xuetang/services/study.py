@@ -212,8 +212,8 @@ def record_heartbeat(payload, cookie_account_id: int | None = None) -> BeatResul
     session's open stretch."""
     server_ms = clock.now_ms()
     lesson_id, beat = parse_beat(payload, server_ms)
-    row = _checked(beats.read(beat.session_id), lesson_id, cookie_account_id)
-    answer = beats.try_fast(row, beat, server_ms)
+    answer = beats.common(beat, server_ms,
+                          lambda row: _checked(row, lesson_id, cookie_account_id))
     if answer is not None:
         return BeatResult(seq=beat.seq, accepted=True, progress=answer)
     with locked():
@@ -331,6 +331,11 @@ def _full_beat(row: beats.Row, beat: Heartbeat, server_ms: int) -> BeatResult:
     if not outcome.ignored and not play.face_required:
         play.beat_cache = _cache(play, answer, server_ms)
         play.save_state(with_cache=True)
+        # A guess the next common beat's WRITE confirms column by column (services.beats), so
+        # remembering it before this transaction commits is safe.
+        beats.remember(play.token, row._replace(
+            state=play.state, cache=play.beat_cache,
+            occupied_until_ms=outcome.person.occupied_until_ms))
     return BeatResult(seq=beat.seq, accepted=not outcome.ignored, codes=list(outcome.codes),
                       reasons=[r.reason for r in outcome.rejections], progress=answer)
 
