@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.study import Player, make_lesson, online_minutes
+from tests.support.study import Player, common_tab, online_minutes
 from xuetang.db import database
 from xuetang.models import ActivePlay, PlaySession
 from xuetang.rules.heartbeat import Heartbeat
@@ -17,12 +17,7 @@ from xuetang.services import beats
 @pytest.fixture
 def tab(client, auth, trainee_id, clock):
     assert auth.login(trainee_id).status_code == 303
-    player = Player(client, make_lesson(duration_s=600))
-    assert player.open().status_code == 200
-    player.beat(0, "start")
-    clock.advance(15)
-    assert player.beat(15).get_json()["codes"] == []  # the common path from here on
-    return player
+    return common_tab(client, clock)  # the common path from here on
 
 
 def next_beat(tab, clock, position_s: int) -> Heartbeat:

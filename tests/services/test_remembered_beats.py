@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.support.study import Player, make_lesson, online_minutes
+from tests.support.study import common_tab, online_minutes
 from xuetang.db import database
 from xuetang.models import Account, AccountSession, ActivePlay, Course, Lesson, Person, PlaySession, RoleGrant
 from xuetang.services import beats
@@ -18,14 +18,8 @@ from xuetang.services import beats
 def tab(client, auth, trainee_id, clock):
     """A tab whose session's Row this process remembers (its last beat was a common one)."""
     assert auth.login(trainee_id).status_code == 303
-    player = Player(client, make_lesson(duration_s=600))
-    assert player.open().status_code == 200
-    player.beat(0, "start")
-    for position in (15, 30):
-        clock.advance(15)
-        assert player.beat(position).get_json()["codes"] == []
+    player = common_tab(client, clock, to_s=30)
     assert beats.recall(player.session) is not None
-    player.position = 30
     return player
 
 

@@ -160,3 +160,16 @@ def without_random_checks(monkeypatch) -> None:
     from xuetang.services import face_checks
 
     monkeypatch.setattr(face_checks.random, "SystemRandom", NeverRandom)
+
+
+def common_tab(client, clock: Clock, to_s: int = 15) -> Player:
+    """A signed-in client's tab on a new 10-minute lesson, played at 1x with a beat every 15 s to
+    `to_s`: its beats take the common path from the second one on (services.beats)."""
+    player = Player(client, make_lesson(duration_s=600))
+    assert player.open().status_code == 200
+    player.beat(0, "start")
+    for position in range(15, to_s + 1, 15):
+        clock.advance(15)
+        assert player.beat(position).get_json()["codes"] == []
+    player.position = to_s
+    return player
