@@ -276,7 +276,7 @@ def try_fast(row: Row, beat, server_ms: int) -> dict | Miss:
             -1 if row.occupied_until_ms is None else row.occupied_until_ms)).rowcount
     if written != 1:
         forget(beat.session_id)
-        return Miss.STALE  # the full path reads it again, locked
+        return Miss.STALE  # read again (`common`), or by the full path, locked
     remember(beat.session_id, row._replace(state=new_state, cache=new_cache))
     return {**cache["progress"], "session": beat.session_id, "superseded": False,
             "closed": False}
