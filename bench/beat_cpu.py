@@ -58,7 +58,10 @@ def postgres_split(pids: list[int]) -> dict[str, list[float]]:
         except OSError:
             continue  # gone (an autovacuum worker that ended)
         kind = title.split(":")[-1].strip()
-        kind = "backends" if "(" in kind or "@" in kind or " idle" in title else kind.split()[0]
+        if "(" in kind or "@" in kind or " idle" in title:
+            kind = "backends"
+        else:  # a background process by its title; the postmaster's title names no kind
+            kind = (kind.split() or ["postmaster"])[0]
         user_sys = split.setdefault(kind, [0.0, 0.0])
         user_sys[0] += int(fields[11]) / tick
         user_sys[1] += int(fields[12]) / tick
@@ -94,6 +97,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--reset-postgres", metavar="URL")
     parser.add_argument("--route", choices=("heartbeat", "hello"), default="heartbeat")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                        help="client threads, each with its keep-alive connection")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xt-beat-cpu-") as tmp_name:
         tmp = Path(tmp_name)
@@ -110,10 +115,10 @@ def main() -> None:
         server = hb.start_gunicorn(tmp, spec, port, env, chdir)
         try:
             if args.route == "hello":  # as bench/heartbeat.py: one connection per thread
-                clients = [[hb.Hello(port)] for _ in range(CONCURRENCY)]
+                clients = [[hb.Hello(port)] for _ in range(args.concurrency)]
             else:
                 viewers = [hb.Viewer(port, id_number, lesson_id) for id_number in ids]
-                clients = [viewers[i::CONCURRENCY] for i in range(CONCURRENCY)]
+                clients = [viewers[i::args.concurrency] for i in range(args.concurrency)]
             hb.saturate(clients, 3)
             workers = procstat.children(server.pid)
             pg = postgres_pids()
@@ -135,7 +140,7 @@ def main() -> None:
 
     engine = "" if args.route == "hello" else (
         " · PostgreSQL" if args.reset_postgres else " · SQLite")
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} · {args.route}{engine} · {CONCURRENCY} threads x "
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} · {args.route}{engine} · {args.concurrency} threads x "
           f"{args.seconds:g} s · {result['rps']:,.0f} req/s")
     for pid, start, end in zip(workers, before[0], after[0], strict=True):
         print(f"gunicorn worker {pid}: {per_request(end - start)}")
