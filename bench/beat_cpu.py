@@ -3,10 +3,10 @@ client; beside the hello world on the same flags (a profile for docs/performance
 of make bench).
 
 Run from the repo root: python bench/beat_cpu.py [--seconds S] [--reset-postgres URL]
-                                                 [--route heartbeat|hello]
+                                                 [--route heartbeat|hello] [--concurrency C]
 
 It builds the same database and starts the same gunicorn (the `make run` flags) as
-bench/heartbeat.py, signs its 64 viewers in, then sends back-to-back requests from 16 threads in
+bench/heartbeat.py, signs its 64 viewers in, then sends back-to-back requests from C threads (16) in
 THIS process for S seconds (after a 3 s warm-up), and prints, per request: the CPU seconds of
 the workers (each worker's own line: gthread keeps a connection on the worker that accepted it,
 so an uneven share shows), of every process of the program postgres, and of this
@@ -100,6 +100,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
                         help="client threads, each with its keep-alive connection")
     args = parser.parse_args()
+    if not 1 <= args.concurrency <= VIEWERS:
+        parser.error(f"--concurrency must be 1 to {VIEWERS} (each thread beats for its own viewers)")
     with tempfile.TemporaryDirectory(prefix="xt-beat-cpu-") as tmp_name:
         tmp = Path(tmp_name)
         url, lesson_id, ids = hb.build_database(tmp, VIEWERS, args.reset_postgres)
