@@ -138,4 +138,4 @@ def trainee_id():
 
 
 # Browser fixtures live in tests/support/browser.py; registered here so every test module can use them.
-pytest_plugins = ["tests.support.browser"]
+pytest_plugins = ["pytester", "tests.support.browser", "tests.support.no_skips"]
